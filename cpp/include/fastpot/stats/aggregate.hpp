@@ -1,0 +1,34 @@
+// Aggregators (POT spec 5.3): combine per-sample statistics over samples (axis 0).
+#pragma once
+
+#include <string>
+
+#include "fastpot/array_view.hpp"
+
+namespace fastpot {
+
+enum class aggregation {
+  mean,
+  max,
+  min,
+  median,
+  mean_no_outliers,
+  median_no_outliers,
+  hl_estimator
+};
+
+aggregation parse_aggregation(const std::string& name);  // throws invalid_argument
+const char* aggregation_name(aggregation how);
+
+// Aggregates `values` ([S, ...], any strides) over axis 0 into `out` (prod(shape[1:]) values
+// of result_dtype(values.type)). NaN in a column makes that column NaN.
+//  - *_no_outliers: keep values within [quantile(0.01), quantile(0.99)] of the column
+//    (inclusive, numpy.quantile linear), then mean / median.
+//  - hl_estimator: 0.5 * median of x_i + x_j over i > j (Hodges-Lehmann); a single sample
+//    gives the sample itself.
+void aggregate(const array_view& values, aggregation how, output_view out);
+
+// Same on one column of doubles (reordered in place). Used by accumulators.
+double aggregate_column(std::vector<double>& column, aggregation how);
+
+}  // namespace fastpot

@@ -1,0 +1,200 @@
+"""Statistics and FakeQuantize-range kernels with interchangeable backends.
+
+Every public function takes ``backend="auto" | "cpp" | "numba" | "numpy"``:
+
+* ``cpp`` — the compiled core ``fastpot._core`` (default; releases the GIL, uses all cores
+  for large inputs);
+* ``numba`` — ``@njit(nogil=True)`` twins of the C++ kernels;
+* ``numpy`` — :mod:`fastpot.kernels.reference`, the readable oracle.
+
+``auto`` picks ``cpp``, or ``numba`` with one warning if the extension cannot be imported.
+The environment variable ``FASTPOT_BACKEND`` overrides what ``auto`` means. Asking for a
+backend explicitly never falls back: it raises :class:`~fastpot.errors.BackendUnavailableError`.
+
+NaN policy (all backends): a NaN anywhere in a reduced group makes that result NaN, as
+``numpy.min``/``max``/``mean``/``quantile`` do; ``+-inf`` are ordinary values. ``fq_params``
+rejects NaN statistics with ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import NamedTuple
+
+import numpy as np
+
+from fastpot.kernels import _validation as _v
+from fastpot.kernels._backends import (
+    BACKENDS,
+    CAPABILITIES,
+    available_backends,
+    backend_module,
+    resolve_backend,
+)
+from fastpot.kernels.accumulator import StatisticAccumulator
+
+__all__ = [
+    "BACKENDS",
+    "CAPABILITIES",
+    "FQParams",
+    "StatisticAccumulator",
+    "aggregate",
+    "available_backends",
+    "fq_params",
+    "min_max_per_sample",
+    "reduce_per_sample",
+    "resolve_backend",
+]
+
+def _impl(backend: str) -> ModuleType:
+    return backend_module(resolve_backend(backend))
+
+
+def reduce_per_sample(
+    x: np.ndarray,
+    stat: str,
+    *,
+    channel_axis: int | None = None,
+    q: float | None = None,
+    backend: str = "auto",
+) -> np.ndarray:
+    """Reduce every sample (axis 0) to one value, or one value per channel.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        float16, float32 or float64 array ``[N, ...]``; any strides (views are not copied).
+    stat : {"min", "max", "abs_max", "mean", "quantile", "abs_quantile"}
+        Statistic (POT spec 5.1). Quantiles interpolate linearly, exactly as
+        ``numpy.quantile``.
+    channel_axis : int, optional
+        Keep this axis (>= 1, or negative from the end): the result is ``[N, C]``.
+        Without it the result is ``[N]``.
+    q : float, optional
+        Quantile level in [0, 1]; required for the quantile statistics only.
+    backend : str
+        ``"auto"``, ``"cpp"``, ``"numba"`` or ``"numpy"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 for float64 input, float32 otherwise.
+    """
+    x = _v.check_array(x, "x")
+    stat = _v.check_stat(stat)
+    axis = _v.check_channel_axis(channel_axis, x.ndim)
+    level = _v.check_q(stat, q)
+    return _impl(backend).reduce_per_sample(x, stat, axis, level)
+
+
+def min_max_per_sample(
+    x: np.ndarray, *, channel_axis: int | None = None, backend: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-sample ``(min, max, abs_max)`` in one pass over memory.
+
+    Same arguments and result shapes as :func:`reduce_per_sample`.
+    """
+    x = _v.check_array(x, "x")
+    axis = _v.check_channel_axis(channel_axis, x.ndim)
+    return _impl(backend).min_max_per_sample(x, axis)
+
+
+def aggregate(values: np.ndarray, how: str, *, backend: str = "auto") -> np.ndarray:
+    """Aggregate per-sample statistics over axis 0 (POT spec 5.3).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``[S, ...]`` per-sample values (e.g. the output of :func:`reduce_per_sample`).
+    how : {"mean", "max", "min", "median", "mean_no_outliers", "median_no_outliers", \
+"hl_estimator"}
+        ``*_no_outliers`` keep, per column, the values within the 1% and 99% quantiles
+        (inclusive); ``hl_estimator`` is half the median of all pairwise sums
+        ``x_i + x_j, i > j`` (O(S^2) memory; one sample gives the sample itself).
+    backend : str
+        ``"auto"``, ``"cpp"``, ``"numba"`` or ``"numpy"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``values.shape[1:]``; float64 for float64 input, float32 otherwise.
+    """
+    values = _v.check_array(values, "values")
+    how = _v.check_how(how)
+    return _impl(backend).aggregate(values, how)
+
+
+class FQParams(NamedTuple):
+    """FakeQuantize parameters: range constants (float32) and the number of levels."""
+
+    input_low: np.ndarray
+    input_high: np.ndarray
+    output_low: np.ndarray
+    output_high: np.ndarray
+    levels: int
+
+
+def fq_params(
+    min_values: np.ndarray | float | None,
+    max_values: np.ndarray | float,
+    *,
+    mode: str,
+    kind: str,
+    bits: int = 8,
+    level_low: int | None = None,
+    level_high: int | None = None,
+    backend: str = "auto",
+) -> FQParams:
+    """FakeQuantize ranges from aggregated statistics (POT spec 6.1-6.3).
+
+    Parameters
+    ----------
+    min_values, max_values : array_like
+        Aggregated statistics, broadcast against each other (per tensor: scalars; per
+        channel: e.g. ``[C, 1, 1, 1]``). ``max_values`` is the absolute maximum in symmetric
+        mode. ``min_values`` may be None for symmetric weights, where it is not used; for
+        symmetric activations only its sign matters (all >= 0 gives an unsigned range).
+    mode : {"symmetric", "asymmetric"}
+    kind : {"weights", "activations"}
+    bits : int
+        Quantization bits (levels default to ``2**bits`` or ``2**bits - 1`` for symmetric
+        weights).
+    level_low, level_high : int, optional
+        Explicit integer range (hardware or user configuration); a negative ``level_low``
+        makes the configuration *signed*.
+    backend : str
+        ``"auto"``, ``"cpp"``, ``"numba"`` or ``"numpy"``.
+
+    Returns
+    -------
+    FQParams
+        float32 arrays of the broadcast shape; output ranges equal input ranges.
+    """
+    if mode not in ("symmetric", "asymmetric"):
+        raise ValueError(f"mode: {mode!r} is not one of 'symmetric', 'asymmetric'")
+    if kind not in ("weights", "activations"):
+        raise ValueError(f"kind: {kind!r} is not one of 'weights', 'activations'")
+    if not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 32:
+        raise ValueError(f"bits: {bits!r} is not an integer in [1, 32]")
+    needs_min = not (mode == "symmetric" and kind == "weights")
+    if min_values is None and needs_min:
+        raise ValueError(f"min_values: required for {mode} {kind}")
+    # Range arrays are small: converting them to C-contiguous float32 here is deliberate.
+    hi = np.asarray(max_values, dtype=np.float32)
+    lo = None if min_values is None else np.asarray(min_values, dtype=np.float32)
+    if lo is not None:
+        lo, hi = np.broadcast_arrays(lo, hi)
+        lo = np.ascontiguousarray(lo)
+    hi = np.ascontiguousarray(hi)
+    if hi.size == 0:
+        raise ValueError("max_values: empty input")
+    for name, arr in (("min_values", lo), ("max_values", hi)):
+        if arr is not None and np.isnan(arr).any():
+            index = np.unravel_index(int(np.argmax(np.isnan(arr))), arr.shape)
+            raise ValueError(f"{name}: NaN statistic at index {tuple(int(i) for i in index)}")
+    low, high, levels = _impl(backend).fq_params(
+        lo, hi, mode, kind, int(bits), level_low, level_high
+    )
+    low = np.asarray(low, dtype=np.float32).reshape(hi.shape)
+    high = np.asarray(high, dtype=np.float32).reshape(hi.shape)
+    return FQParams(low, high, low.copy(), high.copy(), int(levels))
