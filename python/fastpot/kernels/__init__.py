@@ -46,6 +46,7 @@ __all__ = [
     "resolve_backend",
 ]
 
+
 def _impl(backend: str) -> ModuleType:
     return backend_module(resolve_backend(backend))
 
@@ -184,8 +185,9 @@ def fq_params(
     lo = None if min_values is None else np.asarray(min_values, dtype=np.float32)
     if lo is not None:
         lo, hi = np.broadcast_arrays(lo, hi)
-        lo = np.ascontiguousarray(lo)
+    shape = hi.shape  # np.ascontiguousarray turns 0-d into 1-d: restore the shape after
     hi = np.ascontiguousarray(hi)
+    lo = None if lo is None else np.ascontiguousarray(lo)
     if hi.size == 0:
         raise ValueError("max_values: empty input")
     for name, arr in (("min_values", lo), ("max_values", hi)):
@@ -195,6 +197,6 @@ def fq_params(
     low, high, levels = _impl(backend).fq_params(
         lo, hi, mode, kind, int(bits), level_low, level_high
     )
-    low = np.asarray(low, dtype=np.float32).reshape(hi.shape)
-    high = np.asarray(high, dtype=np.float32).reshape(hi.shape)
+    low = np.asarray(low, dtype=np.float32).reshape(shape)
+    high = np.asarray(high, dtype=np.float32).reshape(shape)
     return FQParams(low, high, low.copy(), high.copy(), int(levels))

@@ -62,7 +62,7 @@ def resolve_backend(backend: str = "auto") -> str:
     BackendUnavailableError
         If an explicitly requested backend cannot be loaded.
     """
-    global _warned_fallback
+    global _warned_fallback  # noqa: PLW0603 - warn once per process
     if backend == "auto":
         env = os.environ.get("FASTPOT_BACKEND", "").strip().lower()
         if env and env != "auto":
@@ -96,5 +96,5 @@ def resolve_backend(backend: str = "auto") -> str:
 
 
 def backend_module(name: str) -> ModuleType:
-    """The loaded module of a resolved backend name."""
+    """Return the loaded module of a resolved backend name."""
     return _loaded[name]

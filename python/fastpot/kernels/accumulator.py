@@ -55,7 +55,9 @@ class StatisticAccumulator:
         self.how = _v.check_how(how)
         self.q = _v.check_q(self.stat, q)
         if channel_axis is not None and channel_axis == 0:
-            raise ValueError("channel_axis: axis 0 holds the samples and cannot be the channel axis")
+            raise ValueError(
+                "channel_axis: axis 0 holds the samples and cannot be the channel axis"
+            )
         self.channel_axis = channel_axis
         self.backend = resolve_backend(backend)
         self._impl = backend_module(self.backend)
@@ -131,8 +133,14 @@ class StatisticAccumulator:
             self._native.merge(other._native)
             return
         with other._lock:
-            state = (other._channels, other._batches, other._samples, other._float64,
-                     list(other._values), other._running)
+            state = (
+                other._channels,
+                other._batches,
+                other._samples,
+                other._float64,
+                list(other._values),
+                other._running,
+            )
         channels, batches, samples, float64, values, running = state
         if channels < 0:
             return
@@ -155,7 +163,7 @@ class StatisticAccumulator:
             self._samples += samples
 
     def result(self) -> np.ndarray:
-        """Aggregated statistic: ``[C]`` with a channel axis, else a 0-d array."""
+        """Return the aggregated statistic: ``[C]`` with a channel axis, else a 0-d array."""
         if self._native is not None:
             values = self._native.result()
         else:

@@ -13,9 +13,7 @@ from fastpot import _core
 __all__ = ["aggregate", "fq_params", "min_max_per_sample", "reduce_per_sample"]
 
 
-def reduce_per_sample(
-    x: np.ndarray, stat: str, channel_axis: int | None, q: float
-) -> np.ndarray:
+def reduce_per_sample(x: np.ndarray, stat: str, channel_axis: int | None, q: float) -> np.ndarray:
     """See :func:`fastpot.kernels.reduce_per_sample`."""
     return _core.reduce_per_sample(x, stat, channel_axis, q)
 
@@ -51,5 +49,5 @@ def fq_params(
 def new_accumulator(
     stat: str, how: str, channel_axis: int | None, q: float
 ) -> _core.StatisticAccumulator:
-    """A C++ streaming accumulator (thread-safe, picklable)."""
+    """Create a C++ streaming accumulator (thread-safe, picklable)."""
     return _core.StatisticAccumulator(stat, how, channel_axis, q)

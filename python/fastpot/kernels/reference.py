@@ -25,9 +25,7 @@ def _grouped(x: np.ndarray, channel_axis: int | None) -> np.ndarray:
     return values.reshape(values.shape[0], values.shape[1], -1)
 
 
-def reduce_per_sample(
-    x: np.ndarray, stat: str, channel_axis: int | None, q: float
-) -> np.ndarray:
+def reduce_per_sample(x: np.ndarray, stat: str, channel_axis: int | None, q: float) -> np.ndarray:
     """Per-sample (and per-channel) statistic over all other axes."""
     values = _grouped(x, channel_axis)
     if stat == "min":
