@@ -3,7 +3,8 @@
 A *setup* takes the input array and its :class:`Case` and returns a zero-argument callable
 that runs the kernel once. Backends are whatever :func:`fastpot.kernels.available_backends`
 loads here (a newly installed backend shows up without editing this file); *peers* are plain
-NumPy baselines on the same array, plus ``np.add.reduce`` as the read-bandwidth limit.
+NumPy baselines on the same array, plus ``np.add.reduce`` (on one thread, and split over one
+thread per CPU) as the read-bandwidth limits.
 
 This module is loaded by ``conftest.py`` (``--import-mode=importlib`` puts no benchmark
 directory on ``sys.path``); ``report.py`` does not need it.
@@ -15,6 +16,7 @@ import functools
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +27,7 @@ __all__ = [
     "BACKENDS",
     "KERNELS",
     "PEER_LIMIT",
+    "PEER_LIMIT_THREADS",
     "REGISTRY",
     "SLOW_SECONDS",
     "SMALL_ENV",
@@ -40,6 +43,10 @@ Q_HIGH = 1.0 - 1e-4  # the quantile level of the issue's target
 SLOW_SECONDS = 0.25  # a first call slower than this is timed with benchmark.pedantic(rounds=3)
 QUANTILE_RTOL = 1e-6
 PEER_LIMIT = "np.add.reduce"  # the physical limit: one plain read of the whole array
+# The same read split over one thread per CPU (NumPy releases the GIL in reductions): what the
+# multithreaded C++ kernels can reach at best.
+PEER_LIMIT_THREADS = "np.add.reduce/threads"
+THREADS = os.cpu_count() or 1
 JIT_BACKENDS = frozenset({"numba"})  # first call compiles: probe the time on a second call
 
 # Backends that load here, in order of preference. Whatever `available_backends()` returns is
@@ -134,6 +141,21 @@ def _peer_add_reduce(x: np.ndarray, case: Case) -> Kernel:
     return functools.partial(np.add.reduce, x, axis=None)
 
 
+_POOL: list[ThreadPoolExecutor] = []  # created on first use, joined at interpreter exit
+
+
+def _peer_add_reduce_threads(x: np.ndarray, case: Case) -> Kernel:
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=THREADS))
+    pool = _POOL[0]
+    chunks = np.array_split(x.reshape(-1), THREADS)  # x is C-contiguous: views, no copies
+
+    def run() -> object:
+        return sum(pool.map(np.add.reduce, chunks))
+
+    return run
+
+
 def _peer_min_max(per_channel: bool) -> Setup:
     """``np.min`` and ``np.max`` (two passes) plus the abs_max derived from them."""
 
@@ -205,7 +227,11 @@ KERNELS: dict[str, KernelInfo] = {
         exact=True,
         bandwidth=True,
         backends={"min_max": _min_max},
-        peers={"np.min+np.max": _peer_min_max(per_channel=True), PEER_LIMIT: _peer_add_reduce},
+        peers={
+            "np.min+np.max": _peer_min_max(per_channel=True),
+            PEER_LIMIT: _peer_add_reduce,
+            PEER_LIMIT_THREADS: _peer_add_reduce_threads,
+        },
     ),
     "abs_max_per_sample": KernelInfo(
         cases=ACTIVATION_CASES,
@@ -217,6 +243,7 @@ KERNELS: dict[str, KernelInfo] = {
             "np.abs+np.max": _peer_abs_max,
             "np.min+np.max": _peer_min_max(per_channel=False),
             PEER_LIMIT: _peer_add_reduce,
+            PEER_LIMIT_THREADS: _peer_add_reduce_threads,
         },
     ),
     "quantile_per_sample": KernelInfo(

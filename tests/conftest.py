@@ -85,6 +85,16 @@ def _fortran(a: np.ndarray) -> np.ndarray:
     return np.asfortranarray(a)
 
 
+def _windows(a: np.ndarray) -> np.ndarray:
+    # [N, L] -> [N, L - 3, 4] overlapping windows (read-only view, repeated elements).
+    return np.lib.stride_tricks.sliding_window_view(a, 4, axis=1)
+
+
+def _windows_step2(a: np.ndarray) -> np.ndarray:
+    # [N, L] -> [N, L // 2 - 1, 2]: windows of 2 every 2 elements (contiguous again).
+    return np.lib.stride_tricks.sliding_window_view(a, 2, axis=1)[:, ::2]
+
+
 def _broadcast(a: np.ndarray) -> np.ndarray:
     # [N, C, W] -> [N, C, 5, W] with a zero stride on the new axis (read-only view).
     return np.broadcast_to(a[:, :, None, :], (a.shape[0], a.shape[1], 5, a.shape[2]))
@@ -117,6 +127,10 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("fortran-axis1", (3, 4, 5, 6), 1, _fortran),
     Layout("fortran-axisNone", (3, 4, 5, 6), None, _fortran),
     Layout("broadcast-zero-stride-axis1", (3, 4, 6), 1, _broadcast),
+    Layout("sliding-window-axisNone", (3, 20), None, _windows),
+    Layout("sliding-window-axis1", (3, 20), 1, _windows),
+    Layout("sliding-window-axis2", (3, 20), 2, _windows),
+    Layout("sliding-window-step2-axisNone", (3, 20), None, _windows_step2),
     Layout("size1-dims-axis1", (3, 1, 4, 1, 5), 1),
     Layout("size1-dims-axis2", (3, 1, 4, 1, 5), 2),
     Layout("rank2-nc-axis1", (5, 7), 1),

@@ -65,7 +65,7 @@ namespace {
 template <class C> class top_candidates {
  public:
   top_candidates(std::int64_t m, std::int64_t expected)
-      : m_(m), capacity_(static_cast<std::size_t>(std::max<std::int64_t>(4 * m, 1024))) {
+      : m_(m), capacity_(static_cast<std::size_t>(std::max<std::int64_t>(4 * m, 64))) {
     buffer_.reserve(std::min<std::size_t>(capacity_, static_cast<std::size_t>(expected)));
   }
   bool accepts(C v) const { return !pruned_ || v > threshold_; }

@@ -148,7 +148,23 @@ void minmax_kernel(const reduction_layout& l, const Storage* base,
         C* hi = acc.hi.data() + cursor.sample() * l.channels;
         unsigned char* nan = acc.nan.data() + cursor.sample() * l.channels;
         const std::int64_t cs = l.channel_stride;
-        for (std::int64_t c = 0; c < l.channels; ++c) {
+        std::int64_t c = 0;
+#if FASTPOT_HAVE_SSE2
+        if constexpr (std::is_same_v<Storage, float>) {
+          // Contiguous channels: four channels per instruction; NaN is rare, so its flags
+          // are set on a branch.
+          if (cs == 1) {
+            for (; c + 4 <= l.channels; c += 4) {
+              const __m128 v = _mm_loadu_ps(row + c);
+              _mm_storeu_ps(lo + c, _mm_min_ps(_mm_loadu_ps(lo + c), v));
+              _mm_storeu_ps(hi + c, _mm_max_ps(_mm_loadu_ps(hi + c), v));
+              if (const int bad = _mm_movemask_ps(_mm_cmpunord_ps(v, v)))
+                for (int k = 0; k < 4; ++k) nan[c + k] |= static_cast<unsigned char>((bad >> k) & 1);
+            }
+          }
+        }
+#endif
+        for (; c < l.channels; ++c) {
           const C v = element<Storage>::load(row + c * cs);
           lo[c] = v < lo[c] ? v : lo[c];
           hi[c] = v > hi[c] ? v : hi[c];

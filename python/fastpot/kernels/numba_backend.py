@@ -227,16 +227,23 @@ def _minmax_slice(
             )
             row += 1
         if innermost:
-            g0 = sample * channels
+            # Branch-free selects over the channel row, so that LLVM can vectorise them.
             p = origin + offset
+            row_lo = lo[sample * channels : (sample + 1) * channels]
+            row_hi = hi[sample * channels : (sample + 1) * channels]
+            row_nan = nan[sample * channels : (sample + 1) * channels]
+            any_nan = False
             for c in range(channels):
                 v = _load(buf, p + c * channel_stride)
-                if v < lo[g0 + c]:
-                    lo[g0 + c] = v
-                if v > hi[g0 + c]:
-                    hi[g0 + c] = v
-                if v != v:
-                    nan[g0 + c] = True
+                a = row_lo[c]
+                b = row_hi[c]
+                row_lo[c] = v if v < a else a
+                row_hi[c] = v if v > b else b
+                any_nan |= v != v
+            if any_nan:  # rare: find the channels
+                for c in range(channels):
+                    v = _load(buf, p + c * channel_stride)
+                    row_nan[c] |= v != v
             continue
         piece = unit % pieces
         first = run_length * piece // pieces
@@ -764,7 +771,7 @@ def _quantile_groups_inner(
 
 def _capacity(m: int, group_size: int) -> int:
     """Candidate buffer size: as top_candidates in quantile.cpp, never above the group."""
-    return int(min(max(4 * m, 1024), group_size))
+    return int(min(max(4 * m, 64), group_size))
 
 
 def _quantile_groups(
