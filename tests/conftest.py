@@ -165,16 +165,3 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def layouts() -> dict[str, Layout]:
     """All layouts by name (for tests that pick a few)."""
     return {lay.name: lay for lay in (*LAYOUTS, *BIG_LAYOUTS)}
-
-
-def reduced_axes(ndim: int, channel_axis: int | None) -> tuple[int, ...]:
-    """Axes a per-sample reduction folds: all but 0 and the channel axis."""
-    keep = {0}
-    if channel_axis is not None:
-        keep.add(channel_axis % ndim)
-    return tuple(d for d in range(ndim) if d not in keep)
-
-
-@pytest.fixture(scope="session")
-def reduced_axes_of() -> Callable[[int, int | None], tuple[int, ...]]:
-    return reduced_axes

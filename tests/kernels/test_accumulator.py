@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -420,14 +422,14 @@ def test_concurrent_updates(backend, how, rng):
         sequential.update(b)
     shared = StatisticAccumulator("abs_max", how, channel_axis=1, backend=backend)
     start = threading.Barrier(4)
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
 
     def worker(k: int) -> None:
         try:
             start.wait()
             for b in batches[k::4]:
                 shared.update(b)
-        except BaseException as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
@@ -472,3 +474,28 @@ def test_accumulator_matches_kernels(backend, rng):
     )
     expected = kernels.aggregate(pool, "median", backend=backend)
     assert np.array_equal(acc.result(), expected)
+
+
+_TWO_SAMPLES_SCRIPT = """
+import warnings, numpy as np
+from fastpot.kernels import StatisticAccumulator
+warnings.simplefilter("error")
+acc = StatisticAccumulator("max", {how!r}, backend={backend!r})
+acc.update(np.array([[1.0, 0.0]], dtype=np.float32))
+acc.update(np.array([[3.0, 0.0]], dtype=np.float32))
+print(repr(float(acc.result())))
+"""
+
+
+@pytest.mark.parametrize("how", ["mean_no_outliers", "median_no_outliers"])
+def test_no_outliers_over_two_samples(backend, how):
+    """Two calibration samples with distinct values: nothing lies within [q(1%), q(99%)];
+    POT gives NaN. Must not crash (subprocess: the C++ backend has segfaulted here)."""
+    script = _TWO_SAMPLES_SCRIPT.format(how=how, backend=backend)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, (
+        f"[{backend} {how}] two samples: exit code {proc.returncode}: {proc.stderr.strip()[-600:]}"
+    )
+    assert np.isnan(float(proc.stdout.strip())), f"[{backend} {how}] got {proc.stdout!r}"

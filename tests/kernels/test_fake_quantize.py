@@ -107,8 +107,9 @@ def test_broadcasting_of_min_and_max(backend):
     )
     assert np.array_equal(got.input_low, low)
     assert np.array_equal(got.input_high, high)
-    got = _fq(np.zeros((1, 4), f32), np.ones((3, 1), f32), backend, mode="symmetric",
-              kind="activations")
+    got = _fq(
+        np.zeros((1, 4), f32), np.ones((3, 1), f32), backend, mode="symmetric", kind="activations"
+    )
     assert got.input_high.shape == (3, 4)
     assert (got.input_low == 0).all()
 
@@ -138,8 +139,13 @@ def test_asymmetric_examples(backend, kind):
 
 
 def test_asymmetric_forces_zero_into_range(backend):
-    got = _fq(np.float32([0.25, -4.0]), np.float32([4.0, -0.25]), backend, mode="asymmetric",
-              kind="activations")
+    got = _fq(
+        np.float32([0.25, -4.0]),
+        np.float32([4.0, -0.25]),
+        backend,
+        mode="asymmetric",
+        kind="activations",
+    )
     assert got.input_low[0] == 0.0
     assert got.input_high[0] == f32(4.0)
     assert got.input_low[1] == f32(-4.0)
@@ -174,26 +180,34 @@ def test_symmetric_signed_activation_example(backend):
 
 
 def test_symmetric_unsigned_activations(backend):
-    got = _fq(np.float32([0.0, 0.5]), np.float32([2.0, 3.0]), backend, mode="symmetric",
-              kind="activations")
+    got = _fq(
+        np.float32([0.0, 0.5]),
+        np.float32([2.0, 3.0]),
+        backend,
+        mode="symmetric",
+        kind="activations",
+    )
     assert got.input_low.tolist() == [0.0, 0.0]
     assert got.input_high.tolist() == [2.0, 3.0]
     # One negative minimum makes the whole tensor signed.
-    got = _fq(np.float32([0.0, -0.5]), np.float32([2.0, 3.0]), backend, mode="symmetric",
-              kind="activations")
+    got = _fq(
+        np.float32([0.0, -0.5]),
+        np.float32([2.0, 3.0]),
+        backend,
+        mode="symmetric",
+        kind="activations",
+    )
     assert (got.input_low < 0).all()
 
 
 def test_signed_configuration_keeps_negative_range(backend):
     m = f32(2.5)
-    got = _fq(0.0, m, backend, mode="symmetric", kind="activations", level_low=-128,
-              level_high=127)
+    got = _fq(0.0, m, backend, mode="symmetric", kind="activations", level_low=-128, level_high=127)
     assert got.levels == 256
     assert float(got.input_low) == float(-(m * f32(256)) / f32(254))
     assert float(got.input_high) == float(m)
     # A non-negative explicit level_low is not "signed": unsigned range.
-    got = _fq(0.0, m, backend, mode="symmetric", kind="activations", level_low=0,
-              level_high=255)
+    got = _fq(0.0, m, backend, mode="symmetric", kind="activations", level_low=0, level_high=255)
     assert float(got.input_low) == 0.0
     assert got.levels == 256
 
@@ -210,8 +224,13 @@ def test_zero_range_floor(backend):
     got = _fq(None, f32(0.0), backend, mode="symmetric", kind="weights")
     assert float(got.input_high) == float(f32(8e-5))
     # The floor applies to activations too.
-    got = _fq(np.float32([-1.0, -1.0]), np.float32([0.0, 5.0]), backend, mode="symmetric",
-              kind="activations")
+    got = _fq(
+        np.float32([-1.0, -1.0]),
+        np.float32([0.0, 5.0]),
+        backend,
+        mode="symmetric",
+        kind="activations",
+    )
     assert got.input_high.tolist() == [float(f32(0.01) * f32(5.0)), 5.0]
 
 
@@ -242,8 +261,9 @@ def test_levels(backend, mode, kind, kwargs, levels):
 
 def test_symmetric_weights_ignore_min(backend):
     a = _fq(None, np.float32([1.0, 2.0]), backend, mode="symmetric", kind="weights")
-    b = _fq(np.float32([5.0, 5.0]), np.float32([1.0, 2.0]), backend, mode="symmetric",
-            kind="weights")
+    b = _fq(
+        np.float32([5.0, 5.0]), np.float32([1.0, 2.0]), backend, mode="symmetric", kind="weights"
+    )
     assert np.array_equal(a.input_low, b.input_low)
     assert np.array_equal(a.input_high, b.input_high)
     assert a.input_low.tolist() == [-1.0, -2.0]
@@ -298,7 +318,9 @@ def test_bad_arguments_raise(backend, kwargs, name):
         _fq(-1.0, 1.0, backend, **kwargs)
 
 
-@pytest.mark.parametrize(("mode", "kind"), [("symmetric", "activations"), ("asymmetric", "weights")])
+@pytest.mark.parametrize(
+    ("mode", "kind"), [("symmetric", "activations"), ("asymmetric", "weights")]
+)
 def test_missing_min_raises(backend, mode, kind):
     with pytest.raises(ValueError, match="min_values"):
         _fq(None, 1.0, backend, mode=mode, kind=kind)

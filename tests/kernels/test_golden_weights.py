@@ -49,10 +49,12 @@ def _weights_as_quantized(fq: dict, ops: dict) -> np.ndarray:
     target = tuple(fq["input_shape"])
     for consumer in fq.get("weights_of") or []:
         op = ops.get(consumer["name"])
-        if op is not None and op.get_type_name() == "MatMul" and consumer["port"] == 1:
-            if not op.get_attributes()["transpose_b"] and w.ndim >= 2:
-                # POT loads MatMul weights as [out, in] (transpose_b=True), spec 1.7.
-                w = np.swapaxes(w, -1, -2)
+        is_matmul_weight = (
+            op is not None and op.get_type_name() == "MatMul" and consumer["port"] == 1
+        )
+        if is_matmul_weight and not op.get_attributes()["transpose_b"] and w.ndim >= 2:
+            # POT loads MatMul weights as [out, in] (transpose_b=True), spec 1.7.
+            w = np.swapaxes(w, -1, -2)
     if w.shape != target:
         if w.ndim == 2 and w.T.shape == target:
             w = w.T  # transposed MatMul weight
@@ -108,8 +110,9 @@ def test_weight_ranges_match_pot(backend, golden_path):
             entry = _changed_weights(golden, fq)
             assert entry is not None, f"{what}: changed weights not listed"
             old, new = _array(entry["old"]), _array(entry["new"])
-            assert np.array_equal(old.reshape(-1), np.asarray(ops[fq["producer"]["name"]]
-                                                              .get_data()).reshape(-1)), what
+            assert np.array_equal(
+                old.reshape(-1), np.asarray(ops[fq["producer"]["name"]].get_data()).reshape(-1)
+            ), what
             if not np.array_equal(new, old / np.float32(2)):
                 # Channel alignment rescaled these weights from activation statistics: the
                 # range follows the realigned weights, which needs activation tolerances.

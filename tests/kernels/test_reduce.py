@@ -435,7 +435,8 @@ def test_result_dtype_and_shape(backend, dtype, result, shape, axis, out_shape):
         got = kernels.reduce_per_sample(x, stat, channel_axis=axis, q=q, backend=backend)
         assert got.dtype == result, f"[{backend} {stat}] dtype {got.dtype}"
         assert got.shape == out_shape, f"[{backend} {stat}] shape {got.shape}"
-        assert got.flags.c_contiguous and got.flags.writeable
+        assert got.flags.c_contiguous
+        assert got.flags.writeable
     for got in kernels.min_max_per_sample(x, channel_axis=axis, backend=backend):
         assert got.dtype == result
         assert got.shape == out_shape

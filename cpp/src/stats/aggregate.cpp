@@ -44,6 +44,7 @@ namespace {
 constexpr double kOutlierFraction = 0.01;
 
 double mean_of(const std::vector<double>& v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
   double s = 0.0;
   for (double x : v) s += x;
   return s / static_cast<double>(v.size());

@@ -39,6 +39,7 @@ double lerp_like_numpy(double a, double b, double t) {
 
 double quantile_inplace(std::vector<double>& values, double q) {
   const auto n = static_cast<std::int64_t>(values.size());
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
   const quantile_position pos = locate_quantile(n, q);
   auto nth = values.begin() + pos.lower;
   std::nth_element(values.begin(), nth, values.end());
@@ -50,6 +51,7 @@ double quantile_inplace(std::vector<double>& values, double q) {
 double median_inplace(std::vector<double>& values) {
   // numpy.median: the middle value, or the mean of the two middle values.
   const auto n = static_cast<std::int64_t>(values.size());
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
   auto mid = values.begin() + (n - 1) / 2;
   std::nth_element(values.begin(), mid, values.end());
   if (n % 2 == 1) return *mid;

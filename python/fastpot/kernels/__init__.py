@@ -12,8 +12,10 @@ The environment variable ``FASTPOT_BACKEND`` overrides what ``auto`` means. Aski
 backend explicitly never falls back: it raises :class:`~fastpot.errors.BackendUnavailableError`.
 
 NaN policy (all backends): a NaN anywhere in a reduced group makes that result NaN, as
-``numpy.min``/``max``/``mean``/``quantile`` do; ``+-inf`` are ordinary values. ``fq_params``
-rejects NaN statistics with ``ValueError``.
+``numpy.min``/``max``/``mean``/``quantile`` do; ``+-inf`` are ordinary values (a quantile
+that interpolates between an infinity and another value follows ``numpy.quantile``'s
+formula, so ``inf - inf`` gives NaN there, as in NumPy). ``fq_params`` rejects NaN
+statistics with ``ValueError``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fastpot.kernels import _validation as _v
+from fastpot.kernels import reference
 from fastpot.kernels._backends import (
     BACKENDS,
     CAPABILITIES,
@@ -177,6 +180,11 @@ def fq_params(
         raise ValueError(f"kind: {kind!r} is not one of 'weights', 'activations'")
     if not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 32:
         raise ValueError(f"bits: {bits!r} is not an integer in [1, 32]")
+    if level_low is not None and level_high is not None and level_low >= level_high:
+        raise ValueError(f"level_low/level_high: {level_low} >= {level_high}")
+    levels, _, _ = reference.levels_for(mode, kind, int(bits), level_low, level_high)
+    if levels < 2:
+        raise ValueError(f"level_low/level_high: {levels} level(s); at least 2 are needed")
     needs_min = not (mode == "symmetric" and kind == "weights")
     if min_values is None and needs_min:
         raise ValueError(f"min_values: required for {mode} {kind}")
@@ -194,6 +202,11 @@ def fq_params(
         if arr is not None and np.isnan(arr).any():
             index = np.unravel_index(int(np.argmax(np.isnan(arr))), arr.shape)
             raise ValueError(f"{name}: NaN statistic at index {tuple(int(i) for i in index)}")
+    if mode == "asymmetric" and lo is not None and bool((lo > hi).any()):
+        index = np.unravel_index(int(np.argmax(lo > hi)), lo.shape)
+        raise ValueError(
+            f"min_values: greater than max_values at index {tuple(int(i) for i in index)}"
+        )
     low, high, levels = _impl(backend).fq_params(
         lo, hi, mode, kind, int(bits), level_low, level_high
     )

@@ -23,12 +23,12 @@ def check_array(x: object, name: str) -> np.ndarray:
     """Return `x` as an ndarray of a supported float dtype without copying it."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype.kind == "f" and not x.dtype.isnative:
+        raise TypeError(f"{name}: byte-swapped arrays ({x.dtype}) are not supported")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{name}: unsupported dtype {x.dtype} (accepted: float16, float32, float64)"
         )
-    if not x.dtype.isnative:
-        raise TypeError(f"{name}: byte-swapped arrays are not supported")
     if x.ndim < 1:
         raise ValueError(f"{name}: expected at least 1 dimension (axis 0 holds the samples)")
     if x.size == 0:

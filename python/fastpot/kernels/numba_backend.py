@@ -897,6 +897,8 @@ def _aggregate_column(column, how):
         low = _quantile_inplace(column.copy(), OUTLIER_FRACTION)
         high = _quantile_inplace(column.copy(), 1.0 - OUTLIER_FRACTION)
         kept = column[(column >= low) & (column <= high)]
+        if kept.size == 0:  # e.g. two distinct samples: both lie outside [q(1%), q(99%)]
+            return np.nan
         if how == 4:
             return kept.sum() / kept.size
         return _median(kept)

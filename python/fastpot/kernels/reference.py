@@ -79,10 +79,11 @@ def _aggregate_column(column: np.ndarray, how: str) -> float:
         return float(column.min())
     if how == "median":
         return float(np.median(column))
-    if how == "mean_no_outliers":
-        return float(_without_outliers(column).mean())
-    if how == "median_no_outliers":
-        return float(np.median(_without_outliers(column)))
+    if how in ("mean_no_outliers", "median_no_outliers"):
+        kept = _without_outliers(column)
+        if kept.size == 0:  # e.g. two distinct samples: both lie outside [q(1%), q(99%)]
+            return float("nan")
+        return float(kept.mean() if how == "mean_no_outliers" else np.median(kept))
     if how == "hl_estimator":
         return _hodges_lehmann(column)
     raise ValueError(f"how: unknown aggregator {how!r}")

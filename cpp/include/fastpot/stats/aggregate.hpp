@@ -23,7 +23,8 @@ const char* aggregation_name(aggregation how);
 // Aggregates `values` ([S, ...], any strides) over axis 0 into `out` (prod(shape[1:]) values
 // of result_dtype(values.type)). NaN in a column makes that column NaN.
 //  - *_no_outliers: keep values within [quantile(0.01), quantile(0.99)] of the column
-//    (inclusive, numpy.quantile linear), then mean / median.
+//    (inclusive, numpy.quantile linear), then mean / median; NaN if nothing is kept (two
+//    distinct samples keep none).
 //  - hl_estimator: 0.5 * median of x_i + x_j over i > j (Hodges-Lehmann); a single sample
 //    gives the sample itself.
 void aggregate(const array_view& values, aggregation how, output_view out);

@@ -17,7 +17,7 @@ quantile_position locate_quantile(std::int64_t n, double q);
 // numpy's _lerp: a + (b - a) * t for t < 0.5, else b - (b - a) * (1 - t).
 double lerp_like_numpy(double a, double b, double t);
 
-// q-quantile of `values` (reordered in place). Values must be NaN-free and non-empty.
+// q-quantile of `values` (reordered in place); values must be NaN-free. Empty input -> NaN.
 double quantile_inplace(std::vector<double>& values, double q);
 double median_inplace(std::vector<double>& values);
 
