@@ -1,0 +1,728 @@
+"""Where FakeQuantize nodes go (POT spec 4), and inserting them into an ``ov.Model``.
+
+:func:`plan_fake_quantize` computes POT's FakeQuantize set for a model and a quantization
+config without touching the model: which tensor each FQ quantizes and which consumer ports
+read it, its group (weights / activations), its hardware configuration, levels and
+granularity, and the Concat unification groups. :func:`insert_fake_quantize` then adds the
+nodes, filling weight ranges (which depend only on the weights) and applying the saturation
+fix; activation ranges are filled later from statistics.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+
+from fastpot.graph._graph import GraphView, Port
+from fastpot.graph.hardware import HardwareConfig, QuantConfig, hardware_config
+from fastpot.graph.patterns import skipped_by_patterns
+from fastpot.kernels import fq_params, reduce_per_sample
+
+__all__ = [
+    "FQPlan",
+    "QuantizationScheme",
+    "insert_fake_quantize",
+    "plan_fake_quantize",
+]
+
+_WEIGHTED_TYPES = ("Convolution", "ConvolutionBackpropData", "MatMul", "DepthWiseConvolution")
+_INPUT_ONLY = (
+    "Interpolate",
+    "Power",
+    "ReduceMean",
+    "NormalizeL2",
+    "Assign",
+    "PRelu",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Clamp",
+    "MVN",
+)
+_SINGLE_BRANCH_EXCEPTIONS = ("Concat", "Pad", "ConvertLike")
+_TRANSFORMER_IGNORED = (
+    "Add",
+    "Power",
+    "Squeeze",
+    "Subtract",
+    "ReduceMean",
+    "SquaredDifference",
+    "MVN",
+    "Multiply",
+)
+_PRESETS = ("performance", "mixed", "accuracy")
+_OVERRIDE_KEYS = ("bits", "mode", "granularity", "level_low", "level_high")
+
+
+@dataclass
+class QuantizationScheme:
+    """The parts of a POT algorithm config that decide FakeQuantize placement."""
+
+    target_device: str = "ANY"
+    preset: str = "performance"
+    model_type: str | None = None
+    ignored: Mapping[str, Any] | None = None
+    weights: Mapping[str, Any] | None = None
+    activations: Mapping[str, Any] | None = None
+    saturation_fix: str = "first_layer"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> QuantizationScheme:
+        """Build from POT algorithm params (unknown keys are ignored here)."""
+        model_type = params.get("model_type")
+        return cls(
+            target_device=str(params.get("target_device", "ANY")),
+            preset=str(params.get("preset", "performance")),
+            model_type=None if model_type in (None, "None") else str(model_type),
+            ignored=params.get("ignored") or None,
+            weights=params.get("weights") or None,
+            activations=params.get("activations") or None,
+            saturation_fix=str(params.get("saturation_fix", "first_layer")),
+        )
+
+
+@dataclass
+class FQPlan:
+    """One FakeQuantize to insert."""
+
+    name: str
+    group: str  # "weights" | "activations"
+    source: Port  # output that is quantized
+    consumers: list[Port]  # input ports that read the FQ
+    config: QuantConfig | None = None
+    levels: int = 0
+    channel_axes: tuple[int, ...] = ()  # kept axes of per-channel ranges ((): per tensor)
+    unified_group: int | None = None
+
+    @property
+    def granularity(self) -> str:
+        """``perchannel`` or ``pertensor``."""
+        return "perchannel" if self.channel_axes else "pertensor"
+
+
+@dataclass
+class Placement:
+    """Result of :func:`plan_fake_quantize`."""
+
+    graph: GraphView
+    hardware: HardwareConfig
+    scheme: QuantizationScheme
+    plans: list[FQPlan]
+    unified_groups: list[list[str]] = field(default_factory=list)
+    skipped: set[str] = field(default_factory=set)
+
+
+# ---- skipped / ignored nodes -------------------------------------------------------------------
+
+
+def _ignored_nodes(g: GraphView, hw: HardwareConfig, scheme: QuantizationScheme) -> set[str]:
+    ignored: set[str] = set()
+    cfg = scheme.ignored or {}
+    unknown = set(cfg) - {"scope", "operations", "skip_model"}
+    if unknown:
+        raise ValueError(
+            f"ignored: unknown key(s) {sorted(unknown)} (expected scope, operations, skip_model)"
+        )
+    if cfg.get("skip_model"):
+        return set(g.order)
+    for entry in cfg.get("scope", []) or []:
+        name = "|".join(entry) if isinstance(entry, (list, tuple)) else str(entry)
+        key = g.key_of(name)
+        if key is None:
+            raise ValueError(f"ignored.scope: no node named {name!r} in the model")
+        ignored.add(key)
+    types = []
+    for op in cfg.get("operations", []) or []:
+        if "type" not in op:
+            raise ValueError(f"ignored.operations: entry {op!r} has no 'type'")
+        types.append((op["type"], op.get("attributes") or {}))
+    if scheme.model_type == "transformer":
+        for t in _TRANSFORMER_IGNORED:
+            if t == "Multiply" and hw.device == "CPU_SPR":
+                continue
+            types.append((t, {}))
+    for key in g.order:
+        for t, attrs in types:
+            if g.ov_type(key) != t and g.pot_type(key) != t:
+                continue
+            node_attrs = g.nodes[key].get_attributes()
+            if all(_attr_equal(node_attrs.get(k), v) for k, v in attrs.items()):
+                ignored.add(key)
+    # An ignored agnostic op un-quantizes its direct consumers as well.
+    for key in list(ignored):
+        if g.pot_type(key) in hw.agnostic:
+            ignored.update(g.successors(key))
+    return ignored
+
+
+def _attr_equal(actual: Any, expected: Any) -> bool:
+    if isinstance(actual, np.ndarray):
+        actual = actual.tolist()
+    if isinstance(expected, (list, tuple)) and isinstance(actual, (list, tuple)):
+        return list(actual) == list(expected)
+    return actual == expected or str(actual) == str(expected)
+
+
+# ---- insertion on inputs -------------------------------------------------------------------
+
+
+def _quantized_ports(g: GraphView, hw: HardwareConfig, key: str) -> list[int]:
+    t = g.pot_type(key)
+    n = g.nodes[key].get_input_size()
+    if t in ("Convolution", "ConvolutionBackpropData", "MatMul", "DepthWiseConvolution"):
+        return [0, 1]
+    if t in hw.recurrent_ports:
+        if t == "GRUSequence" and g.nodes[key].get_attributes().get("linear_before_reset"):
+            return []
+        return [p for p in hw.recurrent_ports[t] if p < n]
+    if t in _INPUT_ONLY:
+        return [0]
+    if t == "Multiply" and g.has_constant_input(key):
+        succ = g.successors(key)
+        if len(succ) == 1 and g.ov_type(succ[0]) == "Add" and g.has_constant_input(succ[0]):
+            return [0]  # ScaleShift
+    return list(range(n))
+
+
+def _insert_on_inputs(g: GraphView, hw: HardwareConfig, excluded: set[str]) -> dict[Port, FQPlan]:
+    plans: dict[Port, FQPlan] = {}
+    for key in g.order:
+        t = g.pot_type(key)
+        if key in excluded or not hw.is_quantizable(t) or t in hw.agnostic:
+            continue
+        for port in _quantized_ports(g, hw, key):
+            src = g.producer[(key, port)]
+            name = g.name(key)
+            if g.is_constant_output(src):
+                if not hw.candidates(t, "weights"):
+                    continue
+                plans[(key, port)] = FQPlan(
+                    f"{name}/fq_weights_{port}", "weights", src, [(key, port)]
+                )
+            elif not g.is_foldable(src):
+                plans[(key, port)] = FQPlan(
+                    f"{name}/fq_input_{port}", "activations", src, [(key, port)]
+                )
+    return plans
+
+
+# ---- upward propagation ------------------------------------------------------------------------
+
+
+def _ascend_safe(
+    g: GraphView, hw: HardwareConfig, plans: dict[Port, FQPlan], excluded: set[str]
+) -> dict[str, bool]:
+    """Tell for every agnostic node whether FQs may move above it.
+
+    Every downstream branch through agnostic nodes must end in an activation FQ (ShapeOf
+    consumers do not count).
+    """
+    memo: dict[str, bool] = {}
+
+    def safe(key: str) -> bool:
+        if key in memo:
+            return memo[key]
+        memo[key] = False  # cycles (none in a DAG) stay unsafe
+        ok = True
+        for c, q in g.output_consumers(key):
+            if g.ov_type(c) == "ShapeOf":
+                continue
+            plan = plans.get((c, q))
+            if plan is not None and plan.group == "activations":
+                continue
+            if g.pot_type(c) in hw.agnostic and c not in excluded and safe(c):
+                continue
+            ok = False
+            break
+        memo[key] = ok
+        return ok
+
+    return {k: safe(k) for k in g.order if g.pot_type(k) in hw.agnostic}
+
+
+def _propagate(
+    g: GraphView, hw: HardwareConfig, plans: dict[Port, FQPlan], excluded: set[str]
+) -> dict[Port, FQPlan]:
+    safe = _ascend_safe(g, hw, plans, excluded)
+    queue = deque(p for p in plans if plans[p].group == "activations")
+    while queue:
+        port = queue.popleft()
+        plan = plans.get(port)
+        if plan is None or plan.group != "activations":
+            continue
+        src_key = plan.source[0]
+        t = g.pot_type(src_key)
+        if t not in hw.agnostic or src_key in excluded or not safe.get(src_key, False):
+            continue
+        del plans[port]
+        name = g.name(src_key)
+        if t in _SINGLE_BRANCH_EXCEPTIONS:
+            targets = [
+                i
+                for i, p in enumerate(g.inputs(src_key))
+                if not (t != "Concat" and g.is_constant_output(p)) and not g.is_foldable(p)
+            ]
+            if t == "Concat" and any(g.is_constant_output(p) for p in g.inputs(src_key)):
+                targets = [i for i in targets if not g.is_constant_output(g.inputs(src_key)[i])]
+        else:
+            targets = [0]
+        for i in targets:
+            new_port = (src_key, i)
+            if new_port in plans:
+                continue
+            src = g.producer[new_port]
+            plans[new_port] = FQPlan(f"{name}/fq_input_{i}", "activations", src, [new_port])
+            queue.append(new_port)
+    return plans
+
+
+def _merge_per_tensor(plans: Iterable[FQPlan], g: GraphView) -> list[FQPlan]:
+    """One activation FQ per tensor: the alphabetically first name wins (spec 4.4)."""
+    by_source: dict[Port, list[FQPlan]] = {}
+    merged: list[FQPlan] = []
+    for plan in plans:
+        if plan.group == "weights":
+            merged.append(plan)
+        else:
+            by_source.setdefault(plan.source, []).append(plan)
+    for group in by_source.values():
+        group.sort(key=lambda p: p.name)
+        keep = group[0]
+        keep.consumers = sorted(
+            {c for p in group for c in p.consumers}, key=lambda c: (g.name(c[0]), c[1])
+        )
+        merged.append(keep)
+    return merged
+
+
+# ---- configuration -----------------------------------------------------------------------------
+
+
+def _descendants(g: GraphView, hw: HardwareConfig, plan: FQPlan) -> list[tuple[str, str]]:
+    """(key, pot type) of the quantizable ops an FQ feeds, through agnostic ops."""
+    found: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    stack = sorted(plan.consumers, key=lambda c: g.name(c[0]), reverse=True)
+    while stack:
+        c, _ = stack.pop()
+        if c in seen:
+            continue
+        seen.add(c)
+        t = g.pot_type(c)
+        if t in hw.agnostic:
+            stack.extend(sorted(g.output_consumers(c), key=lambda x: g.name(x[0]), reverse=True))
+        elif hw.is_quantizable(t):
+            found.append((c, t))
+    return found
+
+
+def _derived(configs: Iterable[QuantConfig]) -> list[QuantConfig]:
+    out = list(configs)
+    for c in list(out):
+        variants = []
+        if c.granularity == "perchannel":
+            variants.append(QuantConfig(c.bits, c.mode, "pertensor", c.level_low, c.level_high))
+        if c.mode == "asymmetric":
+            variants.append(
+                QuantConfig(c.bits, "symmetric", c.granularity, c.level_low, c.level_high)
+            )
+        if c.granularity == "perchannel" and c.mode == "asymmetric":
+            variants.append(
+                QuantConfig(c.bits, "symmetric", "pertensor", c.level_low, c.level_high)
+            )
+        out += [v for v in variants if v not in out]
+    return out
+
+
+def _intersect(a: list[QuantConfig], b: list[QuantConfig]) -> list[QuantConfig]:
+    def plain(x: list[QuantConfig], y: list[QuantConfig]) -> list[QuantConfig]:
+        keys = {(c.mode, c.granularity): c for c in y}
+        out = []
+        for c in x:
+            other = keys.get((c.mode, c.granularity))
+            if other is not None:
+                out.append(c if c.bits <= other.bits else other)
+        return out
+
+    result = plain(a, b)
+    if not result:
+        result = plain(_derived(a), _derived(b))
+    return result
+
+
+def _apply_overrides(
+    candidates: list[QuantConfig], override: Mapping[str, Any] | None, fq: str
+) -> list[QuantConfig]:
+    if not override:
+        return candidates
+    wanted = {k: override[k] for k in _OVERRIDE_KEYS if k in override}
+    if not wanted:
+        return candidates
+    matching = [c for c in candidates if all(c.as_dict().get(k) == v for k, v in wanted.items())]
+    if matching:
+        return matching
+    warnings.warn(
+        f"Fake quantize node {fq} does not support configuration from tool config file "
+        "(mismatch with hardware config); using the configured values as they are",
+        stacklevel=4,
+    )
+    missing = [k for k in ("bits", "mode", "granularity") if k not in wanted]
+    if missing:
+        raise ValueError(
+            f"{fq}: the configured quantization {wanted} matches no hardware configuration "
+            f"and lacks {missing} to stand on its own"
+        )
+    return [
+        QuantConfig(
+            int(wanted["bits"]),
+            str(wanted["mode"]),
+            str(wanted["granularity"]),
+            wanted.get("level_low"),
+            wanted.get("level_high"),
+        )
+    ]
+
+
+def _pick(candidates: list[QuantConfig], group: str, preset: str) -> QuantConfig:
+    if group == "weights":
+        return candidates[-1] if preset == "accuracy" else candidates[0]
+    return candidates[0] if preset == "performance" else candidates[-1]
+
+
+def _levels(config: QuantConfig, group: str) -> int:
+    half = 2 ** (config.bits - 1)
+    narrow = group == "weights" and config.mode == "symmetric"
+    low = config.level_low if config.level_low is not None else (-half + 1 if narrow else -half)
+    high = config.level_high if config.level_high is not None else half - 1
+    return abs(high) + abs(low) + 1
+
+
+def _weight_channel_axes(g: GraphView, plan: FQPlan) -> tuple[int, ...]:
+    """Axes of the weights that index output channels (POT spec 5.2, 6.5)."""
+    key, port = plan.consumers[0]
+    t = g.ov_type(key)
+    rank = g.nodes[plan.source[0]].get_output_partial_shape(plan.source[1]).rank.get_length()
+    if t == "GroupConvolution":
+        return (0, 1)
+    if t == "GroupConvolutionBackpropData":
+        return (0, 2)
+    if t == "ConvolutionBackpropData":
+        return (1,)
+    if t == "MatMul":
+        attrs = g.nodes[key].get_attributes()
+        transposed = attrs.get("transpose_b" if port == 1 else "transpose_a", False)
+        if rank == 1:
+            return (0,)
+        if port == 1:
+            return (rank - 2,) if transposed else (rank - 1,)
+        return (rank - 1,) if transposed else (rank - 2,)
+    return (0,) if rank >= 1 else ()
+
+
+def _configure(
+    g: GraphView,
+    hw: HardwareConfig,
+    scheme: QuantizationScheme,
+    plans: list[FQPlan],
+    unified: list[list[str]],
+) -> list[FQPlan]:
+    in_group = {name: i for i, names in enumerate(unified) for name in names}
+    chosen: list[FQPlan] = []
+    group_candidates: dict[int, list[QuantConfig]] = {}
+    pending: list[tuple[FQPlan, list[QuantConfig]]] = []
+    for plan in plans:
+        descendants = (
+            _descendants(g, hw, plan)
+            if plan.group == "activations"
+            else [(plan.consumers[0][0], g.pot_type(plan.consumers[0][0]))]
+        )
+        if not descendants:
+            continue
+        candidates: list[QuantConfig] | None = None
+        for _, t in descendants:
+            options = list(hw.candidates(t, plan.group))
+            candidates = options if candidates is None else _intersect(candidates, options)
+        if not candidates:
+            raise ValueError(f"{plan.name}: no hardware configuration fits all its consumers")
+        override = scheme.weights if plan.group == "weights" else scheme.activations
+        candidates = _apply_overrides(candidates, override, plan.name)
+        if (
+            scheme.model_type == "transformer"
+            and plan.group == "activations"
+            and any(t == "MatMul" and not g.has_constant_input(k) for k, t in descendants)
+        ):
+            candidates = [c for c in candidates if c.mode == "symmetric"] or candidates
+        gid = in_group.get(plan.name)
+        if gid is not None:
+            plan.unified_group = gid
+            per_tensor = [c for c in _derived(candidates) if c.granularity == "pertensor"]
+            prev = group_candidates.get(gid)
+            group_candidates[gid] = per_tensor if prev is None else _intersect(prev, per_tensor)
+        pending.append((plan, candidates))
+    for plan, own in pending:
+        candidates = own
+        if plan.unified_group is not None:
+            candidates = group_candidates[plan.unified_group] or own
+        plan.config = _pick(candidates, plan.group, scheme.preset)
+        plan.levels = _levels(plan.config, plan.group)
+        if plan.config.granularity == "perchannel":
+            plan.channel_axes = _weight_channel_axes(g, plan) if plan.group == "weights" else (1,)
+            if plan.group == "weights":
+                shape = g.nodes[plan.source[0]].get_output_partial_shape(plan.source[1]).to_shape()
+                if all(shape[a] == 1 for a in plan.channel_axes):
+                    plan.channel_axes = ()  # a single channel (e.g. a scalar eps) is per tensor
+        chosen.append(plan)
+    return chosen
+
+
+# ---- unification groups (spec 4.11) --------------------------------------------------------------
+
+
+def _unification_groups(g: GraphView, hw: HardwareConfig, plans: list[FQPlan]) -> list[list[str]]:
+    by_consumer = {c: p for p in plans if p.group == "activations" for c in p.consumers}
+
+    def feeds_weighted(key: str) -> tuple[bool, bool]:
+        """(reaches Conv/ConvBackprop/MatMul, reaches a per-channel-only op) via agnostic ops."""
+        weighted = per_channel = False
+        stack, seen = [key], set()
+        while stack:
+            k = stack.pop()
+            for c, _ in g.output_consumers(k):
+                if c in seen:
+                    continue
+                seen.add(c)
+                t = g.pot_type(c)
+                if t in ("Convolution", "ConvolutionBackpropData", "MatMul"):
+                    weighted = True
+                elif t == "DepthWiseConvolution":
+                    per_channel = True
+                elif t in hw.agnostic:
+                    stack.append(c)
+        return weighted, per_channel
+
+    groups: list[set[str]] = []
+    for key in g.order:
+        if g.ov_type(key) != "Concat" or g.has_constant_input(key):
+            continue
+        names = set()
+        for i in range(len(g.inputs(key))):
+            plan = by_consumer.get((key, i))
+            if plan is not None:
+                names.add(plan.name)
+        weighted, per_channel = feeds_weighted(key)
+        if len(names) >= 2 and weighted and not per_channel:
+            groups.append(names)
+    # Groups sharing an FQ are one group.
+    merged: list[set[str]] = []
+    for grp in groups:
+        overlapping = next((m for m in merged if m & grp), None)
+        if overlapping is None:
+            merged.append(set(grp))
+        else:
+            overlapping |= grp
+    for t, pairs in hw.recurrent_unified.items():
+        for key in g.order:
+            if g.ov_type(key) != t:
+                continue
+            for a, b in pairs:
+                names = {by_consumer[(key, p)].name for p in (a, b) if (key, p) in by_consumer}
+                if len(names) >= 2:
+                    merged.append(names)
+    return [sorted(grp) for grp in merged]
+
+
+# ---- public entry points -------------------------------------------------------------------------
+
+
+def plan_fake_quantize(
+    model: ov.Model, scheme: QuantizationScheme | Mapping[str, Any]
+) -> Placement:
+    """Compute POT's FakeQuantize set for `model` under `scheme` (model unchanged).
+
+    Parameters
+    ----------
+    model : openvino.Model
+        The FP32 model.
+    scheme : QuantizationScheme or mapping
+        Placement-relevant algorithm params (``target_device``, ``preset``, ``model_type``,
+        ``ignored``, ``weights``, ``activations``).
+
+    Raises
+    ------
+    ValueError
+        Unsupported device or preset, an ignored-scope name that matches no node, or
+        weights/activations overrides that cannot stand on their own.
+    """
+    if not isinstance(scheme, QuantizationScheme):
+        scheme = QuantizationScheme.from_params(scheme)
+    if scheme.preset not in _PRESETS:
+        raise ValueError(
+            f"preset: unsupported value {scheme.preset!r} (expected one of {_PRESETS})"
+        )
+    hw = hardware_config(scheme.target_device)
+    g = GraphView(model)
+    skipped = skipped_by_patterns(g, hw.device)
+    excluded = skipped | _ignored_nodes(g, hw, scheme)
+    # Shape sub-graphs are never quantized.
+    excluded |= {k for k in g.order if g.is_foldable((k, 0)) and g.ov_type(k) != "Constant"}
+    plans = _insert_on_inputs(g, hw, excluded)
+    plans = _propagate(g, hw, plans, excluded)
+    merged = [
+        p for p in _merge_per_tensor(plans.values(), g) if not g.element_is_integral(p.source)
+    ]
+    unified = _unification_groups(g, hw, merged)
+    configured = _configure(g, hw, scheme, merged, unified)
+    # Keep only groups whose members all survived configuration.
+    names = {p.name for p in configured}
+    unified = [grp for grp in unified if all(n in names for n in grp)]
+    order = {k: i for i, k in enumerate(g.order)}
+    configured.sort(
+        key=lambda p: (order[min((c[0] for c in p.consumers), key=order.__getitem__)], p.name)
+    )
+    return Placement(g, hw, scheme, configured, unified, excluded)
+
+
+def _first_layer_convolutions(g: GraphView) -> set[str]:
+    """First Convolution(s) on every path from each Parameter (spec 6.7)."""
+    conv_types = ("Convolution", "GroupConvolution")
+    found: set[str] = set()
+    for key in g.order:
+        if g.ov_type(key) != "Parameter":
+            continue
+        queue, seen = deque([key]), {key}
+        while queue:
+            node = queue.popleft()
+            for nxt in g.successors(node):
+                if nxt in seen:
+                    continue
+                seen.add(nxt)
+                if g.ov_type(nxt) in conv_types:
+                    found.add(nxt)
+                else:
+                    queue.append(nxt)
+    return found
+
+
+def _weight_statistics(
+    w: np.ndarray, axes: tuple[int, ...], mode: str
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Per-channel (or per-tensor) min and max of constant weights, shaped for broadcasting."""
+    w = np.asarray(w, dtype=np.float32)
+    if axes:
+        moved = np.moveaxis(w, axes, tuple(range(len(axes))))
+        channels = moved.shape[: len(axes)]
+        flat = moved.reshape(int(np.prod(channels)), -1)
+        shape = [w.shape[a] if a in axes else 1 for a in range(w.ndim)]
+    else:
+        flat = w.reshape(1, -1)
+        shape = [1] * w.ndim if w.ndim else []
+    if mode == "symmetric":
+        high = reduce_per_sample(flat, "abs_max").reshape(shape)
+        return None, high
+    low = reduce_per_sample(flat, "min").reshape(shape)
+    high = reduce_per_sample(flat, "max").reshape(shape)
+    return low, high
+
+
+def insert_fake_quantize(model: ov.Model, placement: Placement) -> dict[str, Any]:
+    """Insert the planned FakeQuantize nodes into `model` (in place).
+
+    Weight ranges are computed from the weights with POT's default estimators (symmetric:
+    per-channel ``abs_max``; asymmetric: ``min``/``max``) and, for first-layer convolutions
+    on CPU/ANY, the saturation fix halves the stored weights and doubles the output range
+    (spec 6.7). Activation FQs get zero ranges until statistics fill them.
+
+    Returns
+    -------
+    dict
+        ``{fq name: FakeQuantize node}``.
+    """
+    g = placement.graph
+    if g.model is not model:
+        raise ValueError("model: not the model this placement was planned for")
+    scheme = placement.scheme
+    saturate: set[str] = set()
+    if (
+        placement.hardware.saturation_fix
+        and scheme.saturation_fix != "no"
+        and any(g.ov_type(k) in ("Convolution", "GroupConvolution") for k in g.order)
+    ):
+        if scheme.saturation_fix == "all":
+            saturate = {
+                k
+                for k in g.order
+                if g.ov_type(k)
+                in (
+                    "Convolution",
+                    "GroupConvolution",
+                    "ConvolutionBackpropData",
+                    "GroupConvolutionBackpropData",
+                    "MatMul",
+                )
+            }
+        else:
+            saturate = _first_layer_convolutions(g)
+    created: dict[str, Any] = {}
+    for plan in placement.plans:
+        src_node = g.nodes[plan.source[0]]
+        src = src_node.output(plan.source[1])
+        pshape = src.get_partial_shape()
+        rank = pshape.rank.get_length() if pshape.rank.is_static else 0
+        assert plan.config is not None
+        if plan.group == "weights":
+            data = g.nodes[g.constant_source(plan.source)].get_data()
+            low_stat, high_stat = _weight_statistics(data, plan.channel_axes, plan.config.mode)
+            fq = fq_params(
+                low_stat,
+                high_stat,
+                mode=plan.config.mode,
+                kind="weights",
+                bits=plan.config.bits,
+                level_low=plan.config.level_low,
+                level_high=plan.config.level_high,
+            )
+            il, ih, ol, oh = fq.input_low, fq.input_high, fq.output_low, fq.output_high
+            layer = plan.consumers[0][0]
+            if layer in saturate and plan.consumers[0][1] == 1:
+                halved = (np.asarray(data, dtype=np.float32) / np.float32(2)).astype(data.dtype)
+                const = ops.constant(halved, name=g.name(g.constant_source(plan.source)))
+                src = (
+                    const.output(0)
+                    if g.ov_type(plan.source[0]) == "Constant"
+                    else ops.convert(const, src.get_element_type()).output(0)
+                )
+                ol, oh = ol * np.float32(2), oh * np.float32(2)
+        else:
+            shape = [1] * rank
+            if plan.channel_axes and rank >= 2:
+                shape[1] = pshape[1].get_length()
+            il = ih = ol = oh = np.zeros(shape if plan.channel_axes else [], dtype=np.float32)
+        node = ops.fake_quantize(src, il, ih, ol, oh, plan.levels, name=plan.name)
+        for c, q in plan.consumers:
+            g.nodes[c].input(q).replace_source_output(node.output(0))
+        created[plan.name] = node
+    _rename_output_facing(g, placement, created)
+    model.validate_nodes_and_infer_types()
+    return created
+
+
+def _rename_output_facing(g: GraphView, placement: Placement, created: dict[str, Any]) -> None:
+    """Give an FQ that feeds a Result its producer's name (spec 4.10).
+
+    The producer becomes ``<name>/pre_fq_input``, so that model output names survive.
+    """
+    for plan in placement.plans:
+        if not any(g.ov_type(c) == "Result" for c, _ in plan.consumers):
+            continue
+        producer = g.nodes[plan.source[0]]
+        original = producer.get_friendly_name()
+        suffix = f".{plan.source[1]}" if producer.get_output_size() > 1 else ""
+        producer.set_friendly_name(f"{original}/pre_fq_input{suffix}")
+        created[plan.name].set_friendly_name(original)
