@@ -237,3 +237,17 @@ def test_bad_configs_name_the_problem(params: dict, message: str) -> None:
     )
     with pytest.raises(ValueError, match=message), warns:
         plan_fake_quantize(_read("plain_cnn"), params)
+
+
+def test_cpu_spr_prunes_one_fq_in_front_of_an_add() -> None:
+    """Spec 4.8 on residual_concat.
+
+    residual_add reads branch_a1/fq_input_0 (shared with branch_a1: two consumers) and
+    residual_add/fq_input_1 (one consumer, produced by branch_a2's bias Add, which has a
+    constant input): CPU_SPR drops the latter; CPU keeps both.
+    """
+    model = _read("residual_concat")
+    cpu = {p.name for p in plan_fake_quantize(model, {"target_device": "CPU"}).plans}
+    spr = {p.name for p in plan_fake_quantize(model, {"target_device": "CPU_SPR"}).plans}
+    assert cpu - spr == {"residual_add/fq_input_1"}
+    assert spr <= cpu

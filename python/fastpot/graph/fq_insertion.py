@@ -302,6 +302,45 @@ def _merge_per_tensor(plans: Iterable[FQPlan], g: GraphView) -> list[FQPlan]:
     return merged
 
 
+def _prune_spr_adds(g: GraphView, plans: list[FQPlan]) -> list[FQPlan]:
+    """CPU_SPR: drop one of the two FQs in front of an activation Add (spec 4.8)."""
+    by_consumer = {c: p for p in plans if p.group == "activations" for c in p.consumers}
+
+    def traces_to_weighted(key: str) -> bool:
+        while True:
+            if g.ov_type(key) in ("Convolution", "GroupConvolution", "MatMul"):
+                return True
+            inputs = [p for p in g.inputs(key) if not g.is_constant_output(p)]
+            if len(inputs) != 1:
+                return False
+            key = inputs[0][0]
+
+    def size(plan: FQPlan) -> int:
+        shape = g.nodes[plan.source[0]].get_output_partial_shape(plan.source[1])
+        return int(np.prod(shape.to_shape())) if shape.is_static else 0
+
+    for key in g.order:
+        if g.ov_type(key) != "Add" or g.has_constant_input(key):
+            continue
+        a, b = by_consumer.get((key, 0)), by_consumer.get((key, 1))
+        if a is None or b is None or a is b:
+            continue
+        drop: tuple[FQPlan, int] | None = None
+        for one, other, port in ((a, b, 1), (b, a, 0)):
+            if (
+                len(one.consumers) > 1
+                and len(other.consumers) == 1
+                and g.has_constant_input(other.source[0])
+            ):
+                drop = (other, port)
+                break
+        if drop is None and traces_to_weighted(a.source[0]) and traces_to_weighted(b.source[0]):
+            drop = (a, 0) if size(a) > size(b) else (b, 1)
+        if drop is not None:
+            drop[0].consumers.remove((key, drop[1]))
+    return [p for p in plans if p.consumers]
+
+
 # ---- configuration -----------------------------------------------------------------------------
 
 
@@ -577,6 +616,8 @@ def plan_fake_quantize(
     merged = [
         p for p in _merge_per_tensor(plans.values(), g) if not g.element_is_integral(p.source)
     ]
+    if hw.device == "CPU_SPR":
+        merged = _prune_spr_adds(g, merged)
     unified = _unification_groups(g, hw, merged)
     configured = _configure(g, hw, scheme, merged, unified)
     # Keep only groups whose members all survived configuration.
