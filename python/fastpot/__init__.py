@@ -7,11 +7,39 @@ them can be embedded in C++ tools: ``find_package(fastpot CONFIG)`` with
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "cmake_dir", "include_dir"]
+# POT's names, imported on first use so that `import fastpot.kernels` stays light.
+_LAZY = {
+    "CompressedModel": "fastpot.graph",
+    "load_model": "fastpot.graph",
+    "save_model": "fastpot.graph",
+    "compress_model_weights": "fastpot.graph",
+}
+
+__all__ = [
+    "CompressedModel",
+    "__version__",
+    "cmake_dir",
+    "compress_model_weights",
+    "include_dir",
+    "load_model",
+    "save_model",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fastpot' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
