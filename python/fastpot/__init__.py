@@ -41,6 +41,7 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(__all__)
 
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
