@@ -1,0 +1,446 @@
+"""``IEEngine``: inference with the OpenVINO runtime (POT spec 1.5).
+
+Differences from POT, all deliberate: statistics run in float32 (``INFERENCE_PRECISION_HINT``
+f32: CPUs with bf16 units would otherwise collect them in bfloat16); results are processed
+in sample order in asynchronous mode too, so metric updates and per-sample metric values are
+aligned with the data, and ``sample_id`` is the loader index (POT used the position inside
+the batch); statistics are computed inside the inference callbacks straight from the
+request's buffers, with the GIL released by the kernels.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import openvino as ov
+
+from fastpot.api.data_loader import DataLoader
+from fastpot.api.engine import Engine
+from fastpot.api.metric import Metric
+from fastpot.graph.model import CompressedModel
+from fastpot.samplers.sampler import BatchSampler, Sampler
+from fastpot.utils.progress import Progress
+
+__all__ = ["IEEngine"]
+
+logger = logging.getLogger("fastpot.engines.ie_engine")
+
+NodeKey = Any  # node name, or (node name, output port)
+
+
+class _Input:
+    """One model input: its names, rank, static shape (if any) and element type."""
+
+    def __init__(self, port: Any) -> None:
+        node = port.get_node()
+        self.name = node.get_friendly_name()
+        self.names = {self.name, *port.get_names()}
+        shape = port.get_partial_shape()
+        self.rank = shape.rank.get_length() if shape.rank.is_static else None
+        self.static_shape = list(shape.to_shape()) if shape.is_static else None
+        self.dtype = np.dtype(port.get_element_type().to_dtype())
+
+
+class IEEngine(Engine):
+    """Runs an OpenVINO model over a data loader for statistics and metrics.
+
+    Parameters
+    ----------
+    config : dict
+        ``device`` (required), ``stat_requests_number``, ``eval_requests_number``
+        (``1``: synchronous; ``None``/``0``: asynchronous with the device's optimal number
+        of requests; ``n``: asynchronous with n), ``batch_dim`` (default 0).
+    data_loader : DataLoader, optional
+    metric : Metric, optional
+    """
+
+    def __init__(
+        self, config: Any, data_loader: DataLoader | None = None, metric: Metric | None = None
+    ) -> None:
+        super().__init__(config, data_loader, metric)
+        if "device" not in self.config:
+            raise TypeError("IEEngine config: missing required key 'device'")
+        self._core = ov.Core()
+        self._model: ov.Model | None = None
+        self._compiled: dict[tuple[Any, ...], tuple[Any, dict[Any, int]]] = {}
+        self._batch_dim = int(self.config.get("batch_dim", 0) or 0)
+
+    # ---- model ---------------------------------------------------------------------------
+
+    def set_model(self, model: CompressedModel | ov.Model) -> None:
+        """Use `model` for the next predictions (cascades need a custom engine)."""
+        if isinstance(model, CompressedModel):
+            if model.is_cascade:
+                raise RuntimeError("Cascade models are not supported in current engine")
+            model = model.get_model()
+        if not isinstance(model, ov.Model):
+            raise TypeError("model: expected a CompressedModel or an openvino.Model")
+        self._model = model
+        self._compiled.clear()
+        self._inputs = [_Input(p) for p in model.inputs]
+
+    def _requests_number(self, for_statistics: bool) -> int:
+        key = "stat_requests_number" if for_statistics else "eval_requests_number"
+        n = self.config.get(key)
+        if n in (None, 0):
+            return 0  # the device's optimal number
+        n = int(n)
+        cpus = os.cpu_count() or 1
+        if not 1 <= n <= cpus:
+            clipped = min(max(n, 1), cpus)
+            logger.warning("%s: %d is outside [1, %d]; using %d", key, n, cpus, clipped)
+            n = clipped
+        return n
+
+    def _compile(self, extra: Iterable[NodeKey], asynchronous: bool) -> tuple[Any, dict[Any, int]]:
+        """Compile a copy of the model with outputs added for `extra` nodes."""
+        assert self._model is not None
+        extra = list(extra)
+        cache_key = (tuple(map(str, extra)), asynchronous)
+        if cache_key in self._compiled:
+            return self._compiled[cache_key]
+        model = self._model.clone() if extra else self._model
+        ops = {op.get_friendly_name(): op for op in model.get_ops()}
+        index: dict[Any, int] = {}
+        for key in extra:
+            name, port = key if isinstance(key, tuple) else (key, 0)
+            op = ops.get(name)
+            if op is None:
+                raise ValueError(f"stats_layout: no node named {name!r} in the model")
+            if not 0 <= port < op.get_output_size():
+                raise ValueError(f"stats_layout: node {name!r} has no output port {port}")
+            index[key] = self._output_index(model, op.output(port))
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT" if asynchronous else "LATENCY"}
+        if str(self.config.device).upper().startswith("CPU"):
+            config["INFERENCE_PRECISION_HINT"] = "f32"
+        compiled = self._core.compile_model(model, str(self.config.device), config)
+        self._compiled[cache_key] = (compiled, index)
+        return compiled, index
+
+    @staticmethod
+    def _output_index(model: ov.Model, output: Any) -> int:
+        def find() -> int | None:
+            for i, out in enumerate(model.outputs):
+                src = out.get_node().input_value(0)
+                if src.get_node() == output.get_node() and src.get_index() == output.get_index():
+                    return i
+            return None
+
+        found = find()
+        if found is None:
+            model.add_outputs([output])
+            found = find()
+        assert found is not None
+        return found
+
+    # ---- items and batches -------------------------------------------------------------------
+
+    def _split_item(self, index: int, item: Any) -> tuple[Any, Any, Any, Any]:
+        """(sample id, data, annotation, meta) of one loader item (POT spec 1.2)."""
+        if not isinstance(item, tuple):
+            raise RuntimeError(  # noqa: TRY004 - POT's exception type for this case
+                f"data loader item {index}: expected a tuple (data, annotation[, meta]), "
+                f"got {type(item).__name__}"
+            )
+        if len(item) not in (2, 3):
+            raise RuntimeError(
+                f"data loader item {index}: expected 2 or 3 elements, got {len(item)}"
+            )
+        first, second = item[0], item[1]
+        input_names = set().union(*(i.names for i in self._inputs))
+        if isinstance(first, tuple) and len(first) == 2:  # ((sample_id, annotation), data)
+            return first[0], second, first[1], None
+        if isinstance(first, dict) and len(first) == 1 and not set(first) <= input_names:
+            ((sample_id, annotation),) = first.items()  # ({sample_id: annotation}, data)
+            return sample_id, second, annotation, None
+        meta = item[2] if len(item) == 3 else None
+        return index, first, second, meta
+
+    def _feed(self, batch: list[tuple[int, Any]]) -> tuple[dict[str, np.ndarray], list[Any]]:
+        """Stack a batch into input arrays; returns (inputs, [(id, annotation, meta)])."""
+        per_input: dict[str, list[np.ndarray]] = {i.name: [] for i in self._inputs}
+        info = []
+        for index, item in batch:
+            sample_id, data, annotation, meta = self._split_item(index, item)
+            info.append((sample_id, annotation, meta))
+            if isinstance(data, dict):
+                for key, value in data.items():
+                    target = next((i for i in self._inputs if key in i.names), None)
+                    if target is None:
+                        names = [i.name for i in self._inputs]
+                        raise ValueError(
+                            f"data loader item {index}: no model input named {key!r} "
+                            f"(inputs: {names})"
+                        )
+                    per_input[target.name].append(self._sample_array(index, target, value))
+                missing = [n for n, v in per_input.items() if len(v) != len(info)]
+                if missing:
+                    raise ValueError(
+                        f"data loader item {index}: no data for model input(s) {missing}"
+                    )
+            else:
+                if len(self._inputs) != 1:
+                    names = [i.name for i in self._inputs]
+                    raise ValueError(
+                        f"data loader item {index}: the model has {len(names)} inputs {names}; "
+                        "give the data as {input_name: array}"
+                    )
+                target = self._inputs[0]
+                per_input[target.name].append(self._sample_array(index, target, data))
+        inputs = {}
+        for spec in self._inputs:
+            stacked = np.stack(per_input[spec.name], axis=self._batch_dim)
+            if spec.static_shape is not None and list(stacked.shape) != spec.static_shape:
+                first = batch[0][0]
+                raise ValueError(
+                    f"data loader items {first}..{batch[-1][0]}: model input {spec.name!r} "
+                    f"has the static shape {spec.static_shape}, the batch is {list(stacked.shape)}"
+                )
+            inputs[spec.name] = stacked
+        return inputs, info
+
+    def _sample_array(self, index: int, spec: _Input, value: Any) -> np.ndarray:
+        try:
+            array = np.asarray(value, dtype=spec.dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"data loader item {index}: model input {spec.name!r} needs {spec.dtype} data: {exc}"
+            ) from None
+        if spec.rank is not None:
+            if array.ndim == spec.rank and array.shape[self._batch_dim] == 1:
+                array = np.squeeze(array, axis=self._batch_dim)
+            if array.ndim != spec.rank - 1:
+                raise ValueError(
+                    f"data loader item {index}: model input {spec.name!r} has rank {spec.rank}; "
+                    f"expected a sample of shape with {spec.rank - 1} axes (or {spec.rank} with "
+                    f"a batch axis of 1), got {list(array.shape)}"
+                )
+        return array
+
+    # ---- inference ---------------------------------------------------------------------------
+
+    @staticmethod
+    def postprocess_output(outputs: dict[str, np.ndarray], metadata: list[Any]) -> Any:
+        """Turn raw outputs into what the metric expects (default: list of arrays)."""
+        return list(outputs.values())
+
+    def _run(
+        self,
+        sampler: Sampler,
+        extra: list[NodeKey],
+        asynchronous_requests: int,
+        on_result: Callable[[int, list[Any], Any, dict[Any, int]], None],
+        print_progress: bool,
+        label: str,
+    ) -> None:
+        """Infer every batch; `on_result(batch_no, info, request, extra_index)` per batch."""
+        if self._model is None:
+            raise RuntimeError("Model was not set in Engine class")
+        if not isinstance(sampler, BatchSampler):
+            raise TypeError("sampler: IEEngine needs a BatchSampler")
+        total = len(sampler)
+        if total == 0:
+            raise RuntimeError("Empty data loader! The sampler selects no items.")
+        synchronous = asynchronous_requests == 1
+        compiled, index = self._compile(extra, not synchronous)
+        logger.log(
+            logging.INFO if print_progress else logging.DEBUG, "Start inference of %d images", total
+        )
+        start = time.perf_counter()
+        with Progress(total, label, enabled=print_progress) as progress:
+            if synchronous:
+                request = compiled.create_infer_request()
+                for batch_no, batch in enumerate(sampler.batches()):
+                    inputs, info = self._feed(batch)
+                    request.infer(inputs)
+                    on_result(batch_no, info, request, index)
+                    progress.advance(len(batch))
+            else:
+                self._run_async(
+                    compiled, index, sampler, asynchronous_requests, on_result, progress
+                )
+        logger.log(
+            logging.INFO if print_progress else logging.DEBUG,
+            "Inference finished in %.2f s",
+            time.perf_counter() - start,
+        )
+
+    def _run_async(
+        self,
+        compiled: Any,
+        index: dict[Any, int],
+        sampler: BatchSampler,
+        jobs: int,
+        on_result: Callable[..., None],
+        progress: Progress,
+    ) -> None:
+        queue = ov.AsyncInferQueue(compiled, jobs)
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def callback(request: Any, userdata: tuple[int, list[Any], int]) -> None:
+            batch_no, info, size = userdata
+            try:
+                on_result(batch_no, info, request, index)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
+                errors.append(exc)
+            with lock:
+                progress.advance(size)
+
+        queue.set_callback(callback)
+        try:
+            for batch_no, batch in enumerate(sampler.batches()):
+                if errors:
+                    break
+                inputs, info = self._feed(batch)
+                queue.start_async(inputs, (batch_no, info, len(batch)))
+        finally:
+            queue.wait_all()  # never leave requests running, also on errors and Ctrl-C
+            # Release the queue here, on this thread: a traceback would otherwise keep it
+            # alive and OpenVINO could end up destroying it from one of its own threads.
+            del queue
+        if errors:
+            raise errors[0]
+
+    def predict(
+        self,
+        stats_layout: dict[NodeKey, dict[str, Callable[[np.ndarray], Any]]] | None = None,
+        sampler: Sampler | None = None,
+        stat_aliases: dict[NodeKey, dict[str, str]] | None = None,
+        metric_per_sample: bool = False,
+        print_progress: bool = False,
+    ) -> tuple[Any, dict[NodeKey, dict[str, list[Any]]]]:
+        """Run the model over the sampler's items (POT spec 1.5).
+
+        Returns
+        -------
+        (metrics, statistics)
+            ``metrics``: None without a metric, else ``metric.avg_value``, or with
+            `metric_per_sample` ``([{"sample_id", "metric_name", "result"}, ...], avg)``
+            sorted by sample id. ``statistics``: ``{node: {stat_name: [value per batch]}}``
+            in batch order, each value the callable applied to the node's output tensor
+            (batch axis included).
+        """
+        if self._model is None:
+            raise RuntimeError("Model was not set in Engine class")
+        loader = self.data_loader
+        if sampler is None:
+            if loader is None:
+                raise RuntimeError("IEEngine has no data loader")
+            sampler = BatchSampler(loader)
+        stats_layout = stats_layout or {}
+        extra = list(stats_layout)
+        per_batch_stats: dict[NodeKey, dict[str, dict[int, Any]]] = {
+            node: {name: {} for name in fns} for node, fns in stats_layout.items()
+        }
+        metric = self._metric
+        use_metric = metric is not None
+        pending: dict[int, tuple[list[Any], dict[str, np.ndarray]]] = {}
+        next_batch = [0]
+        per_sample: list[dict[str, Any]] = []
+        order_lock = threading.Lock()
+        model_outputs = self._model_output_names()
+
+        def on_result(batch_no: int, info: list[Any], request: Any, index: dict[Any, int]) -> None:
+            for node, fns in stats_layout.items():
+                tensor = request.get_output_tensor(index[node]).data
+                for name, fn in fns.items():
+                    per_batch_stats[node][name][batch_no] = fn(tensor)
+            if not use_metric:
+                return
+            outputs = {
+                name: request.get_output_tensor(i).data.copy()
+                for i, name in enumerate(model_outputs)
+            }
+            with order_lock:  # metric updates in sample order, whatever the completion order
+                pending[batch_no] = (info, outputs)
+                while next_batch[0] in pending:
+                    ready_info, ready_outputs = pending.pop(next_batch[0])
+                    self._update_metric(ready_info, ready_outputs, metric_per_sample, per_sample)
+                    next_batch[0] += 1
+
+        requests = self._requests_number(
+            for_statistics=bool(stats_layout) and not self.calculate_metrics
+        )
+        self._run(sampler, extra, requests, on_result, print_progress, "inference")
+
+        stats: dict[NodeKey, dict[str, list[Any]]] = {}
+        for node, by_name in per_batch_stats.items():
+            aliases = (stat_aliases or {}).get(node, {})
+            stats[node] = {
+                aliases.get(name, name): [values[b] for b in sorted(values)]
+                for name, values in by_name.items()
+            }
+        metrics: Any = None
+        if use_metric:
+            assert metric is not None
+            metrics = metric.avg_value
+            if metric_per_sample:
+                per_sample.sort(key=lambda e: e["sample_id"])
+                metrics = (per_sample, metrics)
+            metric.reset()
+        return metrics, stats
+
+    def _model_output_names(self) -> list[str]:
+        assert self._model is not None
+        return [
+            out.get_node().input_value(0).get_node().get_friendly_name()
+            for out in self._model.outputs
+        ]
+
+    def _update_metric(
+        self,
+        info: list[Any],
+        outputs: dict[str, np.ndarray],
+        per_sample_wanted: bool,
+        per_sample: list[dict[str, Any]],
+    ) -> None:
+        metric = self._metric
+        assert metric is not None
+        annotations = [a for _, a, _ in info]
+        if any(a is None for a in annotations):
+            return
+        processed = self.postprocess_output(outputs, [m for _, _, m in info])
+        metric.update(processed, annotations)
+        if per_sample_wanted:
+            for name, raw in metric.value.items():
+                values = list(np.atleast_1d(raw))
+                if len(values) != len(info):
+                    raise ValueError(
+                        f"metric value {name!r}: {len(values)} values for a batch of {len(info)}"
+                    )
+                for (sample_id, _, _), value in zip(info, values, strict=True):
+                    per_sample.append(
+                        {"sample_id": sample_id, "metric_name": name, "result": value}
+                    )
+
+    # ---- statistics into accumulators (used by fastpot's algorithms) -------------------------
+
+    def collect_statistics(
+        self,
+        accumulators: dict[NodeKey, list[Any]],
+        sampler: Sampler,
+        print_progress: bool = False,
+    ) -> None:
+        """Feed every batch's node outputs into streaming accumulators.
+
+        `accumulators` maps a node (name or ``(name, port)``) to objects with an
+        ``update(array)`` method (e.g. :class:`fastpot.kernels.StatisticAccumulator`). They
+        are fed inside the inference callbacks from the request's own buffers; the C++
+        accumulators release the GIL while reducing, so requests overlap.
+        """
+
+        def on_result(batch_no: int, info: list[Any], request: Any, index: dict[Any, int]) -> None:
+            for node, accs in accumulators.items():
+                tensor = request.get_output_tensor(index[node]).data
+                for acc in accs:
+                    acc.update(tensor)
+
+        requests = self._requests_number(for_statistics=True)
+        self._run(sampler, list(accumulators), requests, on_result, print_progress, "statistics")

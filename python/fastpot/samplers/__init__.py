@@ -1,0 +1,7 @@
+"""Samplers: which loader items an engine runs, in which order and batch size (spec 1.6)."""
+
+from __future__ import annotations
+
+from fastpot.samplers.sampler import BatchSampler, IndexSampler, Sampler, create_sampler
+
+__all__ = ["BatchSampler", "IndexSampler", "Sampler", "create_sampler"]

@@ -1,0 +1,3 @@
+"""Small shared utilities: attribute dicts, logging, progress."""
+
+from __future__ import annotations
