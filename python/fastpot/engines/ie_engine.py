@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -280,33 +280,38 @@ class IEEngine(Engine):
         on_result: Callable[..., None],
         progress: Progress,
     ) -> None:
-        queue = ov.AsyncInferQueue(compiled, jobs)
-        errors: list[BaseException] = []
-        lock = threading.Lock()
+        """Keep `jobs` requests in flight, handling each one's results in submission order.
 
-        def callback(request: Any, userdata: tuple[int, list[Any], int]) -> None:
-            batch_no, info, size = userdata
-            try:
-                on_result(batch_no, info, request, index)
-            except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
-                errors.append(exc)
-            with lock:
-                progress.advance(size)
+        No completion callbacks: OpenVINO threads that run Python callbacks need the GIL,
+        and destroying a compiled model from Python (GIL held) while one of them still
+        finishes up deadlocks. Here one thread starts and waits (``wait`` releases the GIL),
+        and the kernels that consume a finished request run while the others infer.
+        """
+        if jobs == 0:
+            jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        idle = [compiled.create_infer_request() for _ in range(max(jobs, 1))]
+        in_flight: deque[tuple[Any, int, list[Any], int]] = deque()
 
-        queue.set_callback(callback)
+        def finish_oldest() -> None:
+            request, batch_no, info, size = in_flight.popleft()
+            request.wait()
+            on_result(batch_no, info, request, index)
+            progress.advance(size)
+            idle.append(request)
+
         try:
             for batch_no, batch in enumerate(sampler.batches()):
-                if errors:
-                    break
                 inputs, info = self._feed(batch)
-                queue.start_async(inputs, (batch_no, info, len(batch)))
+                if not idle:
+                    finish_oldest()
+                request = idle.pop()
+                request.start_async(inputs)
+                in_flight.append((request, batch_no, info, len(batch)))
+            while in_flight:
+                finish_oldest()
         finally:
-            queue.wait_all()  # never leave requests running, also on errors and Ctrl-C
-            # Release the queue here, on this thread: a traceback would otherwise keep it
-            # alive and OpenVINO could end up destroying it from one of its own threads.
-            del queue
-        if errors:
-            raise errors[0]
+            for request, *_ in in_flight:  # never leave requests running (errors, Ctrl-C)
+                request.wait()
 
     def predict(
         self,
@@ -341,29 +346,22 @@ class IEEngine(Engine):
         }
         metric = self._metric
         use_metric = metric is not None
-        pending: dict[int, tuple[list[Any], dict[str, np.ndarray]]] = {}
-        next_batch = [0]
         per_sample: list[dict[str, Any]] = []
-        order_lock = threading.Lock()
         model_outputs = self._model_output_names()
 
         def on_result(batch_no: int, info: list[Any], request: Any, index: dict[Any, int]) -> None:
+            # Batches arrive in submission order (see _run_async), so metric updates and
+            # per-sample values follow the data order in every mode.
             for node, fns in stats_layout.items():
                 tensor = request.get_output_tensor(index[node]).data
                 for name, fn in fns.items():
                     per_batch_stats[node][name][batch_no] = fn(tensor)
-            if not use_metric:
-                return
-            outputs = {
-                name: request.get_output_tensor(i).data.copy()
-                for i, name in enumerate(model_outputs)
-            }
-            with order_lock:  # metric updates in sample order, whatever the completion order
-                pending[batch_no] = (info, outputs)
-                while next_batch[0] in pending:
-                    ready_info, ready_outputs = pending.pop(next_batch[0])
-                    self._update_metric(ready_info, ready_outputs, metric_per_sample, per_sample)
-                    next_batch[0] += 1
+            if use_metric:
+                outputs = {
+                    name: request.get_output_tensor(i).data.copy()
+                    for i, name in enumerate(model_outputs)
+                }
+                self._update_metric(info, outputs, metric_per_sample, per_sample)
 
         requests = self._requests_number(
             for_statistics=bool(stats_layout) and not self.calculate_metrics
