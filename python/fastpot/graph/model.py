@@ -13,6 +13,9 @@ __all__ = ["CompressedModel"]
 class CompressedModel:
     """The model POT's algorithms work on (POT spec 1.7).
 
+    It holds OpenVINO models as they are (no renaming: POT prefixed every node of a cascade
+    sub-model with ``<name>_`` in memory; here the name is only stored next to the model).
+
     Parameters
     ----------
     models : list of dict
@@ -28,6 +31,13 @@ class CompressedModel:
         for i, entry in enumerate(models):
             if not isinstance(entry.get("model"), ov.Model):
                 raise TypeError(f"models[{i}]['model']: expected an openvino.Model")
+        if len(models) > 1:
+            names = [entry.get("name") for entry in models]
+            for i, sub_name in enumerate(names):
+                if not sub_name:
+                    raise ValueError(f"models[{i}]['name']: a cascade sub-model needs a name")
+                if sub_name in names[:i]:
+                    raise ValueError(f"models[{i}]['name']: duplicate name {sub_name!r}")
         self.models = models
         self.name = name
         self._meta_data: list[dict[str, Any]] = [{} for _ in models]
@@ -39,7 +49,7 @@ class CompressedModel:
 
     @property
     def meta_data(self) -> list[dict[str, Any]]:
-        """Per-model metadata dicts."""
+        """Per-model metadata dicts, one per entry of :attr:`models` (settable)."""
         return self._meta_data
 
     @meta_data.setter
@@ -49,7 +59,25 @@ class CompressedModel:
         self._meta_data = value
 
     def get_model(self, name: str | None = None) -> ov.Model:
-        """Return the single model, or the cascade sub-model called `name`."""
+        """Return the single model, or the cascade sub-model called `name`.
+
+        Parameters
+        ----------
+        name : str, optional
+            Sub-model name; required for a cascade.
+
+        Returns
+        -------
+        openvino.Model
+            The model itself (not a copy).
+
+        Raises
+        ------
+        ValueError
+            No name given for a cascade.
+        KeyError
+            No sub-model has this name.
+        """
         if name is None:
             if self.is_cascade:
                 names = [m["name"] for m in self.models]
@@ -58,7 +86,8 @@ class CompressedModel:
         for entry in self.models:
             if entry.get("name") == name:
                 return entry["model"]
-        raise KeyError(f"name: no sub-model called {name!r}")
+        names = [entry.get("name") for entry in self.models]
+        raise KeyError(f"name: no sub-model called {name!r} (have {names})")
 
     def number_of_nodes(self) -> int:
         """Count the operations in all models."""
