@@ -17,8 +17,15 @@ __all__ = ["make_resnet_like", "make_samples"]
 def _conv(x, cin: int, cout: int, k: int, stride: int, rng: np.random.Generator, name: str):
     w = rng.normal(0, np.sqrt(2.0 / (cin * k * k)), (cout, cin, k, k)).astype(np.float32)
     pad = k // 2
-    y = ops.convolution(x, ops.constant(w, name=f"{name}/weights"), [stride, stride],
-                        [pad, pad], [pad, pad], [1, 1], name=name)
+    y = ops.convolution(
+        x,
+        ops.constant(w, name=f"{name}/weights"),
+        [stride, stride],
+        [pad, pad],
+        [pad, pad],
+        [1, 1],
+        name=name,
+    )
     b = rng.normal(0, 0.01, (1, cout, 1, 1)).astype(np.float32)
     return ops.add(y, ops.constant(b, name=f"{name}/bias"), name=f"{name}/add")
 
@@ -37,8 +44,9 @@ def make_resnet_like(seed: int = 0) -> ov.Model:
         if stride != 1 or cout != channels:
             shortcut = _conv(y, channels, cout, 1, stride, rng, f"block{i}/proj")
             convs += 1
-        h = ops.relu(_conv(y, channels, cout, 3, stride, rng, f"block{i}/conv1"),
-                     name=f"block{i}/relu1")
+        h = ops.relu(
+            _conv(y, channels, cout, 3, stride, rng, f"block{i}/conv1"), name=f"block{i}/relu1"
+        )
         h = _conv(h, cout, cout, 3, 1, rng, f"block{i}/conv2")
         convs += 2
         y = ops.relu(ops.add(h, shortcut, name=f"block{i}/sum"), name=f"block{i}/relu2")
