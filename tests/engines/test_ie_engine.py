@@ -286,3 +286,34 @@ def test_progress_bar_shows_rate_and_eta(capsys: pytest.CaptureFixture[str]) -> 
     err = capsys.readouterr().err
     assert f"{SAMPLES}/{SAMPLES}" in err
     assert "/s ETA" in err
+
+
+@pytest.mark.parametrize("requests", [1, 2])
+def test_in_graph_per_channel_statistics_equal_the_reference(requests: int) -> None:
+    """Per-channel min/max/abs_max come from in-graph reductions; they must be exact."""
+    engine = _engine("mobilenet_like", requests)
+    nodes = ["stem/relu6", "dw1/relu6", "block_add"]
+    accumulators = {
+        n: [
+            StatisticAccumulator(s, h, channel_axis=1)
+            for s, h in (("min", "min"), ("max", "max"), ("abs_max", "max"), ("abs_max", "mean"))
+        ]
+        for n in nodes
+    }
+    engine.collect_statistics(accumulators, create_sampler(engine, SAMPLES))
+    expected = _reference_outputs("mobilenet_like", nodes)
+    for n in nodes:
+        x = np.concatenate(expected[n])  # [S, C, H, W]
+        per_sample = {
+            "min": reference.reduce_per_sample(x, "min", 1, 0.0),
+            "max": reference.reduce_per_sample(x, "max", 1, 0.0),
+            "abs_max": reference.reduce_per_sample(x, "abs_max", 1, 0.0),
+        }
+        wants = [
+            per_sample["min"].min(0),
+            per_sample["max"].max(0),
+            per_sample["abs_max"].max(0),
+            per_sample["abs_max"].astype(np.float64).mean(0),
+        ]
+        for acc, want in zip(accumulators[n], wants, strict=True):
+            np.testing.assert_allclose(acc.result(), want, rtol=1e-6, err_msg=f"{n} {acc.stat}")

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import openvino as ov
+import openvino.opset13 as opset
 
 from fastpot.api.data_loader import DataLoader
 from fastpot.api.engine import Engine
@@ -109,6 +110,9 @@ class IEEngine(Engine):
         ops = {op.get_friendly_name(): op for op in model.get_ops()}
         index: dict[Any, int] = {}
         for key in extra:
+            if isinstance(key, tuple) and key[0] == _REDUCE:
+                index[key] = self._add_reduction(model, ops, key)
+                continue
             name, port = key if isinstance(key, tuple) else (key, 0)
             op = ops.get(name)
             if op is None:
@@ -122,6 +126,21 @@ class IEEngine(Engine):
         compiled = self._core.compile_model(model, str(self.config.device), config)
         self._compiled[cache_key] = (compiled, index)
         return compiled, index
+
+    @staticmethod
+    def _add_reduction(model: ov.Model, ops: dict[str, Any], key: tuple[Any, ...]) -> int:
+        """Add ``Reduce{Min,Max}`` of a node's output per sample (and channel) as a Result.
+
+        The plugin reduces the tensor where it is produced, so only [N] or [N, C] values
+        leave it instead of the whole activation.
+        """
+        _, kind, name, port, per_channel = key
+        output = ops[name].output(port)
+        rank = output.get_partial_shape().rank.get_length()
+        axes = opset.constant(np.arange(2 if per_channel else 1, rank, dtype=np.int64))
+        reduce = opset.reduce_min if kind == "min" else opset.reduce_max
+        model.add_results([opset.result(reduce(output, axes, False))])
+        return len(model.outputs) - 1
 
     @staticmethod
     def _output_index(model: ov.Model, output: Any) -> int:
@@ -429,16 +448,65 @@ class IEEngine(Engine):
         """Feed every batch's node outputs into streaming accumulators.
 
         `accumulators` maps a node (name or ``(name, port)``) to objects with an
-        ``update(array)`` method (e.g. :class:`fastpot.kernels.StatisticAccumulator`). They
-        are fed inside the inference callbacks from the request's own buffers; the C++
-        accumulators release the GIL while reducing, so requests overlap.
+        ``update(array)`` method (e.g. :class:`fastpot.kernels.StatisticAccumulator`).
+        ``min``/``max``/``abs_max`` accumulators (per tensor, or per channel on axis 1) are
+        fed from in-graph ``ReduceMin``/``ReduceMax`` results (exact, and far less memory
+        traffic than exporting the activation; ``abs_max = max(-min, max)``); every other
+        statistic reads the exported tensor straight from the request's buffer.
         """
+        assert self._model is not None
+        ops = {op.get_friendly_name(): op for op in self._model.get_ops()}
+        feeds: list[tuple[Any, Callable[[Any, dict[Any, int]], np.ndarray]]] = []
+        extra: list[Any] = []
+
+        def raw_reader(node: NodeKey) -> Callable[[Any, dict[Any, int]], np.ndarray]:
+            if node not in extra:
+                extra.append(node)
+            return lambda request, index: request.get_output_tensor(index[node]).data
+
+        for node, accs in accumulators.items():
+            name, port = node if isinstance(node, tuple) else (node, 0)
+            if name not in ops:
+                raise ValueError(f"accumulators: no node named {name!r} in the model")
+            shape = ops[name].output(port).get_partial_shape()
+            rank = shape.rank.get_length() if shape.rank.is_static else 0
+            for acc in accs:
+                stat = getattr(acc, "stat", None)
+                axis = getattr(acc, "channel_axis", None)
+                per_channel = axis in (1, 1 - rank)
+                in_graph = stat in ("min", "max", "abs_max") and (
+                    (axis is None and rank >= 2) or (per_channel and rank >= 3)
+                )
+                if not in_graph:
+                    feeds.append((acc, raw_reader(node)))
+                    continue
+                keys = {k: (_REDUCE, k, name, port, per_channel) for k in ("min", "max")}
+                for kind in ("min", "max") if stat == "abs_max" else (stat,):
+                    if keys[kind] not in extra:
+                        extra.append(keys[kind])
+                feeds.append((acc, _reduced_reader(stat, keys)))
 
         def on_result(batch_no: int, info: list[Any], request: Any, index: dict[Any, int]) -> None:
-            for node, accs in accumulators.items():
-                tensor = request.get_output_tensor(index[node]).data
-                for acc in accs:
-                    acc.update(tensor)
+            for acc, read in feeds:
+                acc.update(read(request, index))
 
         requests = self._requests_number(for_statistics=True)
-        self._run(sampler, list(accumulators), requests, on_result, print_progress, "statistics")
+        self._run(sampler, extra, requests, on_result, print_progress, "statistics")
+
+
+_REDUCE = "__fastpot_reduce__"
+
+
+def _reduced_reader(
+    stat: str, keys: dict[str, tuple[Any, ...]]
+) -> Callable[[Any, dict[Any, int]], np.ndarray]:
+    """Reader of an in-graph reduced statistic ([N] or [N, C] values)."""
+
+    def read(request: Any, index: dict[Any, int]) -> np.ndarray:
+        if stat == "abs_max":  # max|x| == max(-min x, max x) exactly
+            low = request.get_output_tensor(index[keys["min"]]).data
+            high = request.get_output_tensor(index[keys["max"]]).data
+            return np.maximum(-low, high)
+        return request.get_output_tensor(index[keys[stat]]).data
+
+    return read
