@@ -317,3 +317,63 @@ def test_in_graph_per_channel_statistics_equal_the_reference(requests: int) -> N
         ]
         for acc, want in zip(accumulators[n], wants, strict=True):
             np.testing.assert_allclose(acc.result(), want, rtol=1e-6, err_msg=f"{n} {acc.stat}")
+
+
+CTRL_C_SCRIPT = r"""
+import sys, time
+import numpy as np
+sys.path.insert(0, {benchmarks!r})
+from fastpot.api import DataLoader
+from fastpot.engines import IEEngine
+from fastpot.graph import load_model
+from fastpot.kernels import StatisticAccumulator
+from fastpot.samplers import create_sampler
+
+class Slow(DataLoader):
+    def __init__(self):
+        pass
+    def __len__(self):
+        return 100000
+    def __getitem__(self, i):
+        if i == 5:
+            print("started", flush=True)
+        time.sleep(0.002)
+        return np.zeros((1, 3, 32, 32), np.float32), None
+
+engine = IEEngine({{"device": "CPU", "stat_requests_number": 2}}, Slow())
+engine.set_model(load_model({{"model": {xml!r}, "weights": {bin!r}}}))
+try:
+    engine.collect_statistics({{"conv1/relu": [StatisticAccumulator("max", "max")]}},
+                              create_sampler(engine, 100000))
+except KeyboardInterrupt:
+    print("interrupted cleanly", flush=True)
+    sys.exit(3)
+"""
+
+
+def test_ctrl_c_stops_collection_promptly(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(
+        CTRL_C_SCRIPT.format(
+            benchmarks=str(Path(__file__).resolve().parents[2] / "benchmarks"),
+            xml=str(ZOO / "plain_cnn.xml"),
+            bin=str(ZOO / "plain_cnn.bin"),
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(0.5)
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert time.perf_counter() - sent < 10, "collection did not stop promptly"
+    assert proc.returncode == 3, f"exit {proc.returncode}: {out}\n{err[-2000:]}"
+    assert "interrupted cleanly" in out

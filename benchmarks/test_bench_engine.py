@@ -1,0 +1,129 @@
+"""Statistics pass vs plain inference on the issue's ResNet-like model (issue 4).
+
+Group ``statistics_pass|resnet_like xN``: plain ``ov.AsyncInferQueue`` inference of the samples
+(the baseline), and ``IEEngine.collect_statistics`` with DefaultQuantization's statistics
+(per-tensor min and abs_max of every quantized activation) and with the quantile preset's
+(abs_quantile 1 - 1e-4 instead of abs_max). Each engine case first checks its statistics on
+a few samples against a plain synchronous loop with NumPy, then is timed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import pytest
+
+from fastpot.api import DataLoader
+from fastpot.engines import IEEngine
+from fastpot.graph import CompressedModel, plan_fake_quantize
+from fastpot.kernels import StatisticAccumulator
+from fastpot.samplers import create_sampler
+
+
+def _load_models_module():  # --import-mode=importlib: load the model builder by path
+    spec = importlib.util.spec_from_file_location(
+        "fastpot_bench_resnet_like", Path(__file__).with_name("resnet_like.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+resnet_like = _load_models_module()
+SAMPLES = 8 if os.environ.get("FASTPOT_BENCH_SMALL") else 300
+GROUP = f"statistics_pass|resnet_like x{SAMPLES}"
+BASELINE = "plain AsyncInferQueue"
+CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "THROUGHPUT"}
+ESTIMATORS = {
+    "IEEngine default statistics": (("min", "min", None), ("abs_max", "mean", None)),
+    "IEEngine quantile statistics": (("min", "min", None), ("abs_quantile", "mean", 1 - 1e-4)),
+}
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[ov.Model, np.ndarray, list[str]]:
+    model = resnet_like.make_resnet_like()
+    placement = plan_fake_quantize(model, {"target_device": "CPU"})
+    g = placement.graph
+    nodes = sorted({g.name(p.source[0]) for p in placement.plans if p.group == "activations"})
+    return model, resnet_like.make_samples(SAMPLES), nodes
+
+
+class _Loader(DataLoader):
+    def __init__(self, samples: np.ndarray) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, None]:
+        return self.samples[i : i + 1], None
+
+
+def _engine(model: ov.Model, samples: np.ndarray) -> IEEngine:
+    engine = IEEngine({"device": "CPU"}, _Loader(samples))
+    engine.set_model(CompressedModel([{"model": model}]))
+    return engine
+
+
+def _engine_pass(engine: IEEngine, nodes: list[str], case: str):
+    """One statistics pass with fresh accumulators (the compiled model is cached)."""
+    accumulators = {
+        n: [StatisticAccumulator(s, h, q=q) for s, h, q in ESTIMATORS[case]] for n in nodes
+    }
+    engine.collect_statistics(accumulators, create_sampler(engine, len(engine.data_loader)))
+    return accumulators
+
+
+def _check(model: ov.Model, samples: np.ndarray, nodes: list[str], case: str) -> None:
+    few = samples[:4]
+    got = _engine_pass(_engine(model, few), nodes, case)
+    clone = model.clone()
+    ops = {op.get_friendly_name(): op for op in clone.get_ops()}
+    first = len(clone.outputs)
+    clone.add_outputs([ops[n].output(0) for n in nodes])
+    compiled = ov.Core().compile_model(clone, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    outs = [compiled(few[i : i + 1]) for i in range(len(few))]
+    for k, n in enumerate(nodes):
+        x = np.stack([o[first + k] for o in outs]).reshape(len(few), -1).astype(np.float64)
+        want = {
+            "min": x.min(axis=1).min(),
+            "abs_max": np.abs(x).max(axis=1).mean(),
+            "abs_quantile": np.quantile(np.abs(x), 1 - 1e-4, axis=1).mean(),
+        }
+        for acc in got[n]:
+            np.testing.assert_allclose(float(acc.result()), want[acc.stat], rtol=1e-5)
+
+
+@pytest.mark.parametrize("case", [BASELINE, *ESTIMATORS])
+def test_statistics_pass(benchmark, setup, case: str) -> None:
+    model, samples, nodes = setup
+    benchmark.group = GROUP
+    benchmark.extra_info.update(
+        entry=case, kind="peer" if case == BASELINE else "backend", baseline=BASELINE
+    )
+    if case == BASELINE:
+        compiled = ov.Core().compile_model(model, "CPU", CONFIG)
+
+        def run() -> None:
+            queue = ov.AsyncInferQueue(compiled)
+            for i in range(len(samples)):
+                queue.start_async({0: samples[i : i + 1]})
+            queue.wait_all()
+
+    else:
+        _check(model, samples, nodes, case)
+        engine = _engine(model, samples)
+
+        def run() -> None:
+            _engine_pass(engine, nodes, case)
+
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
