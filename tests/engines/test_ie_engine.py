@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import functools
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -352,11 +356,6 @@ except KeyboardInterrupt:
 
 
 def test_ctrl_c_stops_collection_promptly(tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-
     script = tmp_path / "ctrl_c.py"
     script.write_text(
         CTRL_C_SCRIPT.format(

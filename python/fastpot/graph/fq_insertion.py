@@ -264,13 +264,8 @@ def _propagate(
         del plans[port]
         name = g.name(src_key)
         if t in _SINGLE_BRANCH_EXCEPTIONS:
-            targets = [
-                i
-                for i, p in enumerate(g.inputs(src_key))
-                if not (t != "Concat" and g.is_constant_output(p)) and not g.is_foldable(p)
-            ]
-            if t == "Concat" and any(g.is_constant_output(p) for p in g.inputs(src_key)):
-                targets = [i for i in targets if not g.is_constant_output(g.inputs(src_key)[i])]
+            # One FQ per input that carries data (constants and shape values are foldable).
+            targets = [i for i, p in enumerate(g.inputs(src_key)) if not g.is_foldable(p)]
         else:
             targets = [0]
         for i in targets:
