@@ -1,4 +1,4 @@
-"""The README's first command: ``fastpot demo`` on the bundled activations."""
+"""``fastpot demo-kernels --compare`` on the bundled activations."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from fastpot.demo import load_demo_arrays
+from fastpot.demo_kernels import load_demo_arrays
 
 
 def _expected_symmetric(values: np.ndarray) -> tuple[float, float]:
@@ -22,7 +22,7 @@ def _expected_symmetric(values: np.ndarray) -> tuple[float, float]:
 
 def test_demo_prints_ranges_matching_a_hand_computation() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "fastpot", "demo", "--compare"],
+        [sys.executable, "-m", "fastpot", "demo-kernels", "--compare"],
         capture_output=True,
         text=True,
         timeout=600,

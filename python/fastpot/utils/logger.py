@@ -1,0 +1,138 @@
+"""POT's ``init_logger`` / ``get_logger`` on fastpot's ``logging`` hierarchy (spec 1.13).
+
+Every fastpot module logs through ``logging.getLogger("fastpot.<module>")``. :func:`init_logger`
+configures the ``"fastpot"`` logger once (the first call wins, as in POT): its level, its own
+handlers (a stream handler and optionally a file handler) with Python's ``BASIC_FORMAT``
+(``LEVEL:logger.name:message``), and ``propagate = False`` so that the application's root
+logging configuration neither duplicates nor filters fastpot's lines. Without it, fastpot's
+warnings reach stderr through Python's last-resort handler and nothing else is printed.
+
+POT kept a private logger tree; fastpot uses the standard one, so an application may also
+configure ``logging.getLogger("fastpot")`` itself instead of calling :func:`init_logger`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from typing import TextIO
+
+__all__ = ["ROOT_NAME", "get_logger", "init_logger", "progress_bar_enabled", "reset_logger"]
+
+ROOT_NAME = "fastpot"
+_LEVELS = {"CRITICAL": 50, "ERROR": 40, "WARNING": 30, "WARN": 30, "INFO": 20, "DEBUG": 10}
+
+
+class _State:
+    """What :func:`init_logger` set up (one per process)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.initialized = False
+        self.progress_bar = False
+        self.handlers: list[logging.Handler] = []
+
+
+_state = _State()
+
+
+def get_logger(name: str) -> logging.Logger:
+    """Return the logger for `name` inside fastpot's hierarchy.
+
+    Parameters
+    ----------
+    name : str
+        A module name. ``fastpot.*`` names are used as they are; POT's names
+        (``openvino.tools.pot.*``) and any other name are placed under ``fastpot.`` so that
+        :func:`init_logger` configures them too.
+
+    Returns
+    -------
+    logging.Logger
+    """
+    if name == ROOT_NAME or name.startswith(ROOT_NAME + "."):
+        return logging.getLogger(name)
+    prefix = "openvino.tools.pot"
+    if name == prefix or name.startswith(prefix + "."):
+        name = "pot" + name[len(prefix) :]
+    return logging.getLogger(f"{ROOT_NAME}.{name}")
+
+
+def _level(level: int | str) -> int:
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    value = _LEVELS.get(str(level).upper())
+    if value is None:
+        raise ValueError(
+            f"level: {level!r} is not a logging level (CRITICAL, ERROR, WARNING, INFO, DEBUG)"
+        )
+    return value
+
+
+def init_logger(
+    level: int | str = "INFO",
+    stream: TextIO | None = sys.stdout,
+    file_name: str | os.PathLike[str] | None = None,
+    progress_bar: bool = False,
+) -> None:
+    """Configure fastpot's logging; only the first call has an effect (as in POT).
+
+    Parameters
+    ----------
+    level : str or int
+        ``CRITICAL``, ``ERROR``, ``WARNING``, ``INFO`` (default) or ``DEBUG``.
+    stream : file-like, optional
+        Where log lines go (default ``sys.stdout``); ``None`` for no stream handler.
+    file_name : path, optional
+        Also append the log to this file (its directory must exist).
+    progress_bar : bool
+        Show progress bars for inference passes run by fastpot's command line and engines
+        created by it (:func:`progress_bar_enabled` tells them). POT put INFO text into a
+        tqdm bar instead; here log lines stay lines, and the bars go to stderr.
+
+    Raises
+    ------
+    ValueError
+        `level` is not a logging level.
+    """
+    value = _level(level)
+    with _state.lock:
+        if _state.initialized:
+            return
+        logger = logging.getLogger(ROOT_NAME)
+        logger.setLevel(value)
+        logger.propagate = False
+        formatter = logging.Formatter(logging.BASIC_FORMAT)
+        handlers: list[logging.Handler] = []
+        if stream is not None:
+            handlers.append(logging.StreamHandler(stream))
+        if file_name is not None:
+            handlers.append(logging.FileHandler(os.fspath(file_name), encoding="utf-8"))
+        for handler in handlers:
+            handler.setFormatter(formatter)
+            handler.setLevel(value)
+            logger.addHandler(handler)
+        _state.handlers.extend(handlers)
+        _state.progress_bar = bool(progress_bar)
+        _state.initialized = True
+
+
+def progress_bar_enabled() -> bool:
+    """Whether :func:`init_logger` was called with ``progress_bar=True``."""
+    return _state.progress_bar
+
+
+def reset_logger() -> None:
+    """Undo :func:`init_logger` (remove its handlers, closing files); for tests and tools."""
+    with _state.lock:
+        logger = logging.getLogger(ROOT_NAME)
+        for handler in _state.handlers:
+            logger.removeHandler(handler)
+            handler.close()
+        _state.handlers.clear()
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
+        _state.progress_bar = False
+        _state.initialized = False

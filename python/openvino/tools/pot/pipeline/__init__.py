@@ -1,0 +1,1 @@
+"""POT's ``openvino.tools.pot.pipeline`` (see ``.initializer`` and ``.pipeline``)."""

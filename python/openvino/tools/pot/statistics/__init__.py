@@ -1,0 +1,1 @@
+"""POT's ``openvino.tools.pot.statistics`` (only ``.functions`` is provided)."""
