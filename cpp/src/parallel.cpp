@@ -24,14 +24,19 @@ std::atomic<int>& thread_budget() {
   return budget;
 }
 
+thread_local bool serial_thread = false;
+
 }  // namespace
 
-int num_threads() { return thread_budget().load(std::memory_order_relaxed); }
+serial_kernels_scope::serial_kernels_scope() : previous_(serial_thread) { serial_thread = true; }
+serial_kernels_scope::~serial_kernels_scope() { serial_thread = previous_; }
+
+int num_threads() { return serial_thread ? 1 : thread_budget().load(std::memory_order_relaxed); }
 
 void set_num_threads(int n) { thread_budget().store(n > 0 ? n : default_threads()); }
 
 int plan_threads(std::int64_t units, std::int64_t elements) {
-  if (units <= 1 || elements < 2 * kParallelMinElements) return 1;
+  if (serial_thread || units <= 1 || elements < 2 * kParallelMinElements) return 1;
   const std::int64_t by_size = elements / kParallelMinElements;
   return static_cast<int>(std::min<std::int64_t>({num_threads(), units, by_size}));
 }

@@ -11,6 +11,19 @@ int num_threads();
 // Set the thread budget; n <= 0 restores the default.
 void set_num_threads(int n);
 
+// While alive, kernels called on this thread run on it alone (plan_threads returns 1): for
+// callers that are themselves one of many worker threads, e.g. inference callbacks.
+class serial_kernels_scope {
+ public:
+  serial_kernels_scope();
+  ~serial_kernels_scope();
+  serial_kernels_scope(const serial_kernels_scope&) = delete;
+  serial_kernels_scope& operator=(const serial_kernels_scope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // Inputs smaller than this many elements run on the calling thread: spawning threads costs
 // more than the work saves.
 constexpr std::int64_t kParallelMinElements = std::int64_t{1} << 18;

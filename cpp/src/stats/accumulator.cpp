@@ -40,21 +40,38 @@ bool statistic_accumulator::keeps_all_values() const {
          how_ == aggregation::median_no_outliers || how_ == aggregation::hl_estimator;
 }
 
-void statistic_accumulator::update(const array_view& batch) {
-  // Reduce outside the lock: several inference threads may feed one accumulator.
+statistic_accumulator::reduced_batch statistic_accumulator::reduce(const array_view& batch) const {
   const std::int64_t groups = reduce_output_size(batch, channel_axis_);
-  const std::int64_t n = batch.shape[0];
   const dtype rt = result_dtype(batch.type);
-  std::vector<double> per_sample(static_cast<std::size_t>(groups));
+  reduced_batch r;
+  r.n = batch.shape[0];
+  r.c = r.n > 0 ? groups / r.n : 0;
+  r.float64 = rt == dtype::float64;
+  r.values.resize(static_cast<std::size_t>(groups));
   if (rt == dtype::float64) {
-    reduce_per_sample(batch, stat_, channel_axis_, q_, {per_sample.data(), rt, groups});
+    reduce_per_sample(batch, stat_, channel_axis_, q_, {r.values.data(), rt, groups});
   } else {
     // Round per-sample values to float32 first, exactly as the standalone kernel returns them.
     std::vector<float> tmp(static_cast<std::size_t>(groups));
     reduce_per_sample(batch, stat_, channel_axis_, q_, {tmp.data(), rt, groups});
-    for (std::int64_t i = 0; i < groups; ++i) per_sample[i] = tmp[i];
+    for (std::int64_t i = 0; i < groups; ++i) r.values[i] = tmp[i];
   }
-  fold(per_sample, n, groups / n, rt == dtype::float64);
+  return r;
+}
+
+void statistic_accumulator::add(const reduced_batch& batch) {
+  if (batch.n <= 0 || batch.c <= 0 ||
+      static_cast<std::int64_t>(batch.values.size()) != batch.n * batch.c)
+    throw invalid_argument("batch: inconsistent reduced batch (" +
+                           std::to_string(batch.values.size()) + " values for " +
+                           std::to_string(batch.n) + " x " + std::to_string(batch.c) + ")");
+  fold(batch.values, batch.n, batch.c, batch.float64);
+}
+
+void statistic_accumulator::update(const array_view& batch) {
+  // Reduce outside the lock: several inference threads may feed one accumulator.
+  const reduced_batch r = reduce(batch);
+  fold(r.values, r.n, r.c, r.float64);
 }
 
 void statistic_accumulator::fold(const std::vector<double>& v, std::int64_t n, std::int64_t c,

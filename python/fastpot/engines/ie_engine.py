@@ -6,12 +6,18 @@ in sample order in asynchronous mode too, so metric updates and per-sample metri
 aligned with the data, and ``sample_id`` is the loader index (POT used the position inside
 the batch); statistics are computed inside the inference callbacks straight from the
 request's buffers, with the GIL released by the kernels.
+
+``collect_statistics`` runs on the C++ dispatcher ``fastpot._dispatch`` when it loads: N infer
+requests in flight, every batch's statistics reduced into the accumulators inside the
+OpenVINO completion callbacks, in C++ and without the GIL. Without it (not built, another
+OpenVINO, ``FASTPOT_DISPATCH=0``) the same statistics come from the Python path below.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -25,6 +31,7 @@ from fastpot.api.data_loader import DataLoader
 from fastpot.api.engine import Engine
 from fastpot.api.metric import Metric
 from fastpot.graph.model import CompressedModel
+from fastpot.kernels.accumulator import StatisticAccumulator
 from fastpot.samplers.sampler import BatchSampler, Sampler
 from fastpot.utils.progress import Progress
 
@@ -70,6 +77,7 @@ class IEEngine(Engine):
         self._core = ov.Core()
         self._model: ov.Model | None = None
         self._compiled: dict[tuple[Any, ...], tuple[Any, dict[Any, int]]] = {}
+        self._dispatchers: dict[tuple[Any, ...], tuple[Any, dict[Any, int]]] = {}
         self._batch_dim = int(self.config.get("batch_dim", 0) or 0)
 
     # ---- model ---------------------------------------------------------------------------
@@ -84,6 +92,7 @@ class IEEngine(Engine):
             raise TypeError("model: expected a CompressedModel or an openvino.Model")
         self._model = model
         self._compiled.clear()
+        self._dispatchers.clear()
         self._inputs = [_Input(p) for p in model.inputs]
 
     def _requests_number(self, for_statistics: bool) -> int:
@@ -99,13 +108,9 @@ class IEEngine(Engine):
             n = clipped
         return n
 
-    def _compile(self, extra: Iterable[NodeKey], asynchronous: bool) -> tuple[Any, dict[Any, int]]:
-        """Compile a copy of the model with outputs added for `extra` nodes."""
+    def _statistics_model(self, extra: list[NodeKey]) -> tuple[ov.Model, dict[Any, int]]:
+        """A copy of the model with outputs added for `extra` nodes, and their output indices."""
         assert self._model is not None
-        extra = list(extra)
-        cache_key = (tuple(map(str, extra)), asynchronous)
-        if cache_key in self._compiled:
-            return self._compiled[cache_key]
         model = self._model.clone() if extra else self._model
         ops = {op.get_friendly_name(): op for op in model.get_ops()}
         index: dict[Any, int] = {}
@@ -120,12 +125,49 @@ class IEEngine(Engine):
             if not 0 <= port < op.get_output_size():
                 raise ValueError(f"stats_layout: node {name!r} has no output port {port}")
             index[key] = self._output_index(model, op.output(port))
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT" if asynchronous else "LATENCY"}
+        return model, index
+
+    def _compile_config(self, asynchronous: bool) -> dict[str, str]:
+        config = {"PERFORMANCE_HINT": "THROUGHPUT" if asynchronous else "LATENCY"}
         if str(self.config.device).upper().startswith("CPU"):
             config["INFERENCE_PRECISION_HINT"] = "f32"
+        return config
+
+    def _compile(self, extra: Iterable[NodeKey], asynchronous: bool) -> tuple[Any, dict[Any, int]]:
+        """Compile a copy of the model with outputs added for `extra` nodes."""
+        extra = list(extra)
+        cache_key = (tuple(map(str, extra)), asynchronous)
+        if cache_key in self._compiled:
+            return self._compiled[cache_key]
+        model, index = self._statistics_model(extra)
+        config = self._compile_config(asynchronous)
         compiled = self._core.compile_model(model, str(self.config.device), config)
         self._compiled[cache_key] = (compiled, index)
         return compiled, index
+
+    def _dispatcher(self, extra: list[NodeKey], requests: int) -> tuple[Any, dict[Any, int]]:
+        """A ``fastpot._dispatch.Dispatcher`` for the statistics copy of the model (cached).
+
+        The copy crosses to C++ as IR files in a temporary directory (removed once compiled).
+        """
+        module = _dispatch_module()
+        assert module is not None
+        cache_key = (tuple(map(str, extra)), requests)
+        if cache_key in self._dispatchers:
+            return self._dispatchers[cache_key]
+        model, index = self._statistics_model(extra)
+        with tempfile.TemporaryDirectory(prefix="fastpot-stats-") as tmp:
+            xml = os.path.join(tmp, "model.xml")
+            ov.save_model(model, xml, compress_to_fp16=False)
+            dispatcher = module.Dispatcher(
+                xml,
+                os.path.join(tmp, "model.bin"),
+                str(self.config.device),
+                self._compile_config(requests != 1),
+                requests,
+            )
+        self._dispatchers[cache_key] = (dispatcher, index)
+        return dispatcher, index
 
     @staticmethod
     def _add_reduction(model: ov.Model, ops: dict[str, Any], key: tuple[Any, ...]) -> int:
@@ -452,61 +494,147 @@ class IEEngine(Engine):
         ``min``/``max``/``abs_max`` accumulators (per tensor, or per channel on axis 1) are
         fed from in-graph ``ReduceMin``/``ReduceMax`` results (exact, and far less memory
         traffic than exporting the activation; ``abs_max = max(-min, max)``); every other
-        statistic reads the exported tensor straight from the request's buffer.
+        statistic reads the exported tensor.
+
+        With ``fastpot._dispatch`` and C++ accumulators (the default backend) the batches
+        are reduced into the accumulators inside the inference callbacks, in C++, and folded
+        in sample order; otherwise (``FASTPOT_DISPATCH=0``, the module cannot load, other
+        accumulator objects) requests are driven from Python. Both give the statistics of a
+        synchronous loop, bit for bit.
         """
-        assert self._model is not None
+        if self._model is None:
+            raise RuntimeError("Model was not set in Engine class")
         ops = {op.get_friendly_name(): op for op in self._model.get_ops()}
-        feeds: list[tuple[Any, Callable[[Any, dict[Any, int]], np.ndarray]]] = []
+        plan: list[tuple[Any, str, tuple[Any, ...]]] = []  # (accumulator, kind, keys)
         extra: list[Any] = []
 
-        def raw_reader(node: NodeKey) -> Callable[[Any, dict[Any, int]], np.ndarray]:
-            if node not in extra:
-                extra.append(node)
-            return lambda request, index: request.get_output_tensor(index[node]).data
+        def need(key: Any) -> Any:
+            if key not in extra:
+                extra.append(key)
+            return key
 
         for node, accs in accumulators.items():
             name, port = node if isinstance(node, tuple) else (node, 0)
             if name not in ops:
                 raise ValueError(f"accumulators: no node named {name!r} in the model")
+            if not 0 <= port < ops[name].get_output_size():
+                raise ValueError(f"accumulators: node {name!r} has no output port {port}")
             shape = ops[name].output(port).get_partial_shape()
             rank = shape.rank.get_length() if shape.rank.is_static else 0
             for acc in accs:
                 stat = getattr(acc, "stat", None)
                 axis = getattr(acc, "channel_axis", None)
-                per_channel = axis in (1, 1 - rank)
+                per_channel = axis == 1
                 in_graph = stat in ("min", "max", "abs_max") and (
                     (axis is None and rank >= 2) or (per_channel and rank >= 3)
                 )
                 if not in_graph:
-                    feeds.append((acc, raw_reader(node)))
+                    plan.append((acc, "tensor", (need(node),)))
                     continue
                 keys = {k: (_REDUCE, k, name, port, per_channel) for k in ("min", "max")}
-                for kind in ("min", "max") if stat == "abs_max" else (stat,):
-                    if keys[kind] not in extra:
-                        extra.append(keys[kind])
-                feeds.append((acc, _reduced_reader(stat, keys)))
-
-        def on_result(batch_no: int, info: list[Any], request: Any, index: dict[Any, int]) -> None:
-            for acc, read in feeds:
-                acc.update(read(request, index))
+                if stat == "abs_max":
+                    plan.append((acc, "abs_max", (need(keys["min"]), need(keys["max"]))))
+                else:
+                    plan.append((acc, "tensor", (need(keys[stat]),)))
 
         requests = self._requests_number(for_statistics=True)
+        if _dispatch_module() is not None and all(_native(acc) is not None for acc, *_ in plan):
+            self._collect_dispatched(plan, extra, sampler, requests, print_progress)
+            return
+        if _dispatch_module() is not None:
+            logger.debug("collect_statistics: accumulators without a C++ state, Python path")
+
+        def read(request: Any, index: dict[Any, int], key: Any) -> np.ndarray:
+            return request.get_output_tensor(index[key]).data
+
+        def on_result(batch_no: int, info: list[Any], request: Any, index: dict[Any, int]) -> None:
+            for acc, kind, keys in plan:
+                if kind == "abs_max":  # max|x| == max(-min x, max x) exactly
+                    low, high = (read(request, index, k) for k in keys)
+                    acc.update(np.maximum(-low, high))
+                else:
+                    acc.update(read(request, index, keys[0]))
+
         self._run(sampler, extra, requests, on_result, print_progress, "statistics")
+
+    def _collect_dispatched(
+        self,
+        plan: list[tuple[Any, str, tuple[Any, ...]]],
+        extra: list[Any],
+        sampler: Sampler,
+        requests: int,
+        print_progress: bool,
+    ) -> None:
+        """`collect_statistics` on the C++ dispatcher: Python only loads and stacks batches."""
+        if not isinstance(sampler, BatchSampler):
+            raise TypeError("sampler: IEEngine needs a BatchSampler")
+        total = len(sampler)
+        if total == 0:
+            raise RuntimeError("Empty data loader! The sampler selects no items.")
+        dispatcher, index = self._dispatcher(extra, requests)
+        feeds = [
+            (kind, index[keys[0]], index[keys[-1]], _native(acc)) for acc, kind, keys in plan
+        ]
+        dispatcher.begin(feeds)
+        level = logging.INFO if print_progress else logging.DEBUG
+        logger.log(level, "Start inference of %d images", total)
+        start = time.perf_counter()
+        items: list[tuple[int, int]] = []  # loader indices of every batch, for error messages
+        try:
+            with Progress(total, "statistics", enabled=print_progress) as progress:
+                for batch in sampler.batches():
+                    inputs, _ = self._feed(batch)
+                    items.append((batch[0][0], batch[-1][0]))
+                    arrays = [np.ascontiguousarray(inputs[spec.name]) for spec in self._inputs]
+                    try:
+                        dispatcher.submit(arrays)
+                    except (ValueError, TypeError) as exc:
+                        raise type(exc)(
+                            f"data loader items {batch[0][0]}..{batch[-1][0]}: {exc}"
+                        ) from None
+                    progress.advance(len(batch))
+                dispatcher.finish()
+        except RuntimeError as exc:
+            dispatcher.drain()
+            message = str(exc)
+            if message.startswith("batch "):  # a failed inference or reduction: name its items
+                number = int(message.split(":", 1)[0].split()[1])
+                if number < len(items):
+                    first, last = items[number]
+                    raise RuntimeError(f"data loader items {first}..{last}: {message}") from None
+            raise
+        except BaseException:  # loader errors, bad items, Ctrl-C: no request keeps running
+            dispatcher.drain()
+            raise
+        logger.log(level, "Inference finished in %.2f s", time.perf_counter() - start)
 
 
 _REDUCE = "__fastpot_reduce__"
+_DISPATCH: list[Any] = []  # [module or None], filled on first use
 
 
-def _reduced_reader(
-    stat: str, keys: dict[str, tuple[Any, ...]]
-) -> Callable[[Any, dict[Any, int]], np.ndarray]:
-    """Reader of an in-graph reduced statistic ([N] or [N, C] values)."""
+def _dispatch_module() -> Any:
+    """``fastpot._dispatch``, or None (``FASTPOT_DISPATCH=0``, or it cannot load: one warning)."""
+    if os.environ.get("FASTPOT_DISPATCH", "1").strip() == "0":
+        return None
+    if not _DISPATCH:
+        try:
+            from fastpot import _dispatch  # noqa: PLC0415 - optional extension
 
-    def read(request: Any, index: dict[Any, int]) -> np.ndarray:
-        if stat == "abs_max":  # max|x| == max(-min x, max x) exactly
-            low = request.get_output_tensor(index[keys["min"]]).data
-            high = request.get_output_tensor(index[keys["max"]]).data
-            return np.maximum(-low, high)
-        return request.get_output_tensor(index[keys[stat]]).data
+            _DISPATCH.append(_dispatch)
+        except ImportError as exc:
+            logger.warning(
+                "fastpot._dispatch cannot be loaded (%s: %s); collecting statistics with the "
+                "Python fallback (slower, identical statistics)",
+                type(exc).__name__,
+                exc,
+            )
+            _DISPATCH.append(None)
+    return _DISPATCH[0]
 
-    return read
+
+def _native(acc: Any) -> Any:
+    """The C++ state of a :class:`fastpot.kernels.StatisticAccumulator`, or None."""
+    if type(acc) is not StatisticAccumulator:
+        return None
+    return getattr(acc, "_native", None)

@@ -26,6 +26,20 @@ class statistic_accumulator {
   statistic_accumulator& operator=(const statistic_accumulator& other);
 
   void update(const array_view& batch);
+
+  // update() in two steps, for callers that reduce concurrently but must fold in a fixed
+  // order (the asynchronous dispatcher folds batches in sample order, so its state is
+  // bit-identical to a synchronous loop): reduce() is const and lock-free, add() folds.
+  struct reduced_batch {
+    std::vector<double> values;  // [n, c] per-sample values, already rounded to result type
+    std::int64_t n = 0;
+    std::int64_t c = 0;
+    bool float64 = false;
+  };
+  reduced_batch reduce(const array_view& batch) const;
+  // Folds per-sample values computed elsewhere (e.g. by in-graph reductions); `values` must
+  // hold n * c numbers that this accumulator's statistic would have produced.
+  void add(const reduced_batch& batch);
   // Adds everything `other` has seen; both must have the same statistic, aggregator,
   // channel axis and q, and the same number of channels.
   void merge(const statistic_accumulator& other);
