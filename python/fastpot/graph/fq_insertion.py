@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,8 @@ class Placement:
     plans: list[FQPlan]
     unified_groups: list[list[str]] = field(default_factory=list)
     skipped: set[str] = field(default_factory=set)
+    #: Layers whose weights the saturation fix halved (filled by insert_fake_quantize).
+    saturated: set[str] = field(default_factory=set)
 
 
 # ---- skipped / ignored nodes -------------------------------------------------------------------
@@ -667,13 +669,25 @@ def _weight_statistics(
     return low, high
 
 
-def insert_fake_quantize(model: ov.Model, placement: Placement) -> dict[str, Any]:
+WeightStatistics = Callable[[np.ndarray, tuple[int, ...], QuantConfig], tuple[Any, Any]]
+
+
+def insert_fake_quantize(
+    model: ov.Model,
+    placement: Placement,
+    *,
+    weight_statistics: WeightStatistics | None = None,
+    saturate_also: Iterable[str] = (),
+) -> dict[str, Any]:
     """Insert the planned FakeQuantize nodes into `model` (in place).
 
     Weight ranges are computed from the weights with POT's default estimators (symmetric:
-    per-channel ``abs_max``; asymmetric: ``min``/``max``) and, for first-layer convolutions
-    on CPU/ANY, the saturation fix halves the stored weights and doubles the output range
-    (spec 6.7). Activation FQs get zero ranges until statistics fill them.
+    per-channel ``abs_max``; asymmetric: ``min``/``max``), or with `weight_statistics`
+    (``(weights, channel axes, config) -> (min or None, max)``, shaped for broadcasting),
+    and, for first-layer convolutions on CPU/ANY and the layers in `saturate_also`
+    (realigned by channel alignment), the saturation fix halves the stored weights and
+    doubles the output range (spec 6.7). Activation FQs get zero ranges until statistics
+    fill them. The saturated layers are recorded in ``placement.saturated``.
 
     Returns
     -------
@@ -705,6 +719,8 @@ def insert_fake_quantize(model: ov.Model, placement: Placement) -> dict[str, Any
             }
         else:
             saturate = _first_layer_convolutions(g)
+        saturate |= {k for k in (g.key_of(n) for n in saturate_also) if k is not None}
+    placement.saturated = {g.name(k) for k in saturate}
     created: dict[str, Any] = {}
     for plan in placement.plans:
         src_node = g.nodes[plan.source[0]]
@@ -714,7 +730,12 @@ def insert_fake_quantize(model: ov.Model, placement: Placement) -> dict[str, Any
         assert plan.config is not None
         if plan.group == "weights":
             data = g.nodes[g.constant_source(plan.source)].get_data()
-            low_stat, high_stat = _weight_statistics(data, plan.channel_axes, plan.config.mode)
+            if weight_statistics is None:
+                low_stat, high_stat = _weight_statistics(data, plan.channel_axes, plan.config.mode)
+            else:
+                low_stat, high_stat = weight_statistics(
+                    np.asarray(data, dtype=np.float32), plan.channel_axes, plan.config
+                )
             fq = fq_params(
                 low_stat,
                 high_stat,

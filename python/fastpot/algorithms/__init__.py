@@ -1,0 +1,23 @@
+"""Compression algorithms with POT's names, parameters and defaults (spec 3, 7)."""
+
+from __future__ import annotations
+
+from fastpot.algorithms.algorithm import Algorithm, UnsupportedParameterError
+from fastpot.algorithms.bias_correction import BiasCorrection
+from fastpot.algorithms.channel_alignment import ActivationChannelAlignment
+from fastpot.algorithms.default import DefaultQuantization
+from fastpot.algorithms.fast_bias_correction import FastBiasCorrection
+from fastpot.algorithms.min_max import MinMaxQuantization
+from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS, Registry
+
+__all__ = [
+    "COMPRESSION_ALGORITHMS",
+    "ActivationChannelAlignment",
+    "Algorithm",
+    "BiasCorrection",
+    "DefaultQuantization",
+    "FastBiasCorrection",
+    "MinMaxQuantization",
+    "Registry",
+    "UnsupportedParameterError",
+]

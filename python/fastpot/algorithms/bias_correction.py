@@ -1,0 +1,152 @@
+"""``BiasCorrection``: layer-by-layer bias correction with cumulative effects (spec 7.5).
+
+POT cut a sub-graph per layer from the tensors already known (model inputs, or outputs it
+had recorded for earlier layers) and ran it per sample. The numbers are those of the
+weight-quantized model (activation FakeQuantizes removed) with every earlier correction in
+place; fastpot gets them from that model directly and corrects, per inference pass, every
+pending layer with no pending layer upstream of it: one pass per dependency level instead of
+one sub-graph per layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from fastpot.algorithms._bias import BiasTarget, bias_targets, propose_bias
+from fastpot.algorithms._common import single_model, stat_sampler, subset_size
+from fastpot.algorithms.algorithm import Algorithm
+from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS
+from fastpot.graph.fq_removal import activation_fake_quantizes, remove_fake_quantize
+from fastpot.graph.layers import find_layers, replace_constant
+from fastpot.graph.model import CompressedModel
+from fastpot.statistics.collector import StatisticsCollector
+from fastpot.utils.progress import Progress
+
+__all__ = ["BiasCorrection"]
+
+logger = logging.getLogger("fastpot.algorithms.bias_correction")
+
+
+def _ancestors(model: Any, names: set[str]) -> dict[str, set[str]]:
+    """For each node in `names`, the members of `names` upstream of it."""
+    memo: dict[str, set[str]] = {}
+    for node in model.get_ordered_ops():  # topological: inputs are done before their users
+        up: set[str] = set()
+        for value in node.input_values():
+            src = value.get_node()
+            sname = src.get_friendly_name()
+            up |= memo.get(sname, set())
+            if sname in names:
+                up.add(sname)
+        memo[node.get_friendly_name()] = up
+    return {n: memo.get(n, set()) for n in names}
+
+
+@COMPRESSION_ALGORITHMS.register()
+class BiasCorrection(Algorithm):
+    """POT's BiasCorrection (``use_fast_bias: false``).
+
+    Parameters: ``threshold`` (default 1000), ``apply_for_all_nodes``, and the sampling
+    keys; it uses ``max(int(0.2 * stat_subset_size), 1)`` samples.
+    """
+
+    name = "BiasCorrection"
+    default_threshold = 1000.0
+
+    def __init__(self, config: Any, engine: Any) -> None:
+        super().__init__(config, engine)
+        self._targets: list[BiasTarget] = []
+        self._sampler: Any = None
+        #: ``{layer: original bias}`` of the biases the last run replaced (for reverting).
+        self.original_biases: dict[str, np.ndarray] = {}
+        #: Inference passes the last run spent on the quantized model.
+        self.passes = 0
+
+    def _subset(self) -> int:
+        return max(int(0.2 * subset_size(self._engine, self._config)), 1)
+
+    def register_statistics(self, model: CompressedModel, collector: StatisticsCollector) -> None:
+        """FP32 per-channel means of every target's output, on the smaller subset."""
+        super().register_statistics(model, collector)
+        self._targets = bias_targets(single_model(model, self.name), self._config)
+        self._sampler = stat_sampler(self._engine, self._config, self._subset())
+        requests = [t.output_mean() for t in self._targets]
+        collector.register(self.name, requests, self._sampler)
+
+    def run(self, model: CompressedModel) -> CompressedModel:
+        """Correct biases in place, layer by layer; returns `model`."""
+        if self._algo_collector is None:
+            raise RuntimeError(f"{self.name}: statistics were not collected (use a Pipeline)")
+        fp32 = self._algo_collector.get_statistics_for_algorithm(self.name)
+        threshold = float(self._config.get("threshold") or self.default_threshold)
+        all_nodes = bool(self._config.get("apply_for_all_nodes"))
+        target_model = single_model(model, self.name)
+        live = {layer.name: layer for layer in find_layers(target_model)}
+        pending = [
+            t
+            for t in self._targets
+            if t.layer in live
+            and live[t.layer].bias is not None
+            and (all_nodes or live[t.layer].weights_fq() is not None)
+        ]
+        work = model.copy()
+        work_model = work.get_model()
+        remove_fake_quantize(work_model, activation_fake_quantizes(work_model))
+        upstream = _ancestors(work_model, {t.layer for t in pending})
+        collector = StatisticsCollector(self._engine)
+        done: set[str] = set()
+        self.passes = 0
+        with Progress(len(pending), "bias correction", enabled=_progress()) as progress:
+            while pending:
+                names = {t.layer for t in pending}
+                ready = [t for t in pending if not (upstream[t.layer] & names)]
+                collector.register(self.name, [t.output_mean() for t in ready], self._sampler)
+                collector.compute_statistics(work)
+                self.passes += 1
+                quantized = collector.get_statistics_for_algorithm(self.name)
+                work_layers = {layer.name: layer for layer in find_layers(work_model)}
+                for t in ready:
+                    self._correct(t, fp32, quantized, work_layers, target_model, threshold)
+                    done.add(t.layer)
+                pending = [t for t in pending if t.layer not in done]
+                progress.advance(len(ready))
+        logger.info(
+            "%s: corrected %d of %d biases in %d passes",
+            self.name,
+            len(self.original_biases),
+            len(done),
+            self.passes,
+        )
+        return model
+
+    def _correct(
+        self,
+        t: BiasTarget,
+        fp32: dict[Any, Any],
+        quantized: dict[Any, Any],
+        work_layers: dict[str, Any],
+        target_model: Any,
+        threshold: float,
+    ) -> None:
+        layer = work_layers[t.layer]
+        old = np.asarray(layer.bias.get_data(), dtype=np.float32)
+        shift = np.asarray(fp32[t.output_mean()], np.float32) - np.asarray(
+            quantized[t.output_mean()], np.float32
+        )
+        shape = [1] * t.output_rank
+        shape[t.output_channel_axis] = shift.size
+        new, magnitude = propose_bias(layer, old + shift.reshape(shape), threshold)
+        if new is None:
+            logger.debug("%s: bias kept (magnitude %.3g)", t.layer, magnitude)
+            return
+        replace_constant(layer.bias, new)
+        target = {lay.name: lay for lay in find_layers(target_model)}[t.layer]
+        self.original_biases[t.layer] = np.asarray(target.bias.get_data()).copy()
+        replace_constant(target.bias, new)
+
+
+def _progress() -> bool:
+    return logging.getLogger("fastpot").isEnabledFor(logging.INFO)

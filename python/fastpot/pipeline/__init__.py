@@ -1,0 +1,8 @@
+"""Pipelines of compression algorithms (POT spec 1.10)."""
+
+from __future__ import annotations
+
+from fastpot.pipeline.initializer import create_pipeline
+from fastpot.pipeline.pipeline import Pipeline
+
+__all__ = ["Pipeline", "create_pipeline"]

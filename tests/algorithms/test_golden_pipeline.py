@@ -1,0 +1,177 @@
+"""Every golden POT 2023.3 run, end to end through the POT-style API (issue 5).
+
+For each of the 43 (model, configuration) pairs of tests/data/golden (copied from
+../shared/golden): load the zoo model, run ``create_pipeline(<POT's algorithms>, IEEngine)``
+on the same calibration data, and compare the quantized model with what POT saved: the
+same FakeQuantize set, equal levels, activation ranges within 1e-5 relative, weight ranges
+exact (within 1e-4 of the layer's magnitude where POT rewrote the weights from activation
+statistics), and every bias and rewritten weight within 1e-4 of the layer's magnitude.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastpot import load_model
+from fastpot.api import DataLoader
+from fastpot.engines import IEEngine
+from fastpot.pipeline import create_pipeline
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+ZOO = DATA / "zoo"
+GOLDEN = DATA / "golden" / "pot-2023.3"
+RUNS = sorted(p for p in GOLDEN.glob("*.json") if p.name != "index.json")
+
+ACTIVATION_RTOL = 1e-5
+REWRITE_RTOL = 1e-4
+
+
+@cache
+def _golden(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _array(record: dict) -> np.ndarray:
+    return np.asarray(record["values"], dtype=np.float32).reshape(record["shape"])
+
+
+class _NpzLoader(DataLoader):
+    def __init__(self, path: Path) -> None:
+        with np.load(path) as data:
+            self._data = {k: data[k] for k in data.files}
+        self._n = len(next(iter(self._data.values())))
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int):
+        return {k: v[i : i + 1] for k, v in self._data.items()}, None
+
+
+@cache
+def _quantized(run: Path):
+    golden = _golden(run)
+    name = golden["model"]
+    model = load_model(
+        {"model_name": name, "model": str(ZOO / f"{name}.xml"), "weights": str(ZOO / f"{name}.bin")}
+    )
+    engine = IEEngine(
+        {"device": "CPU", "stat_requests_number": 1}, data_loader=_NpzLoader(ZOO / f"{name}.npz")
+    )
+    pipeline = create_pipeline(golden["pot_config"]["algorithms"], engine)
+    return pipeline.run(model).get_model()
+
+
+def _constant(node) -> np.ndarray:
+    while node.get_type_name() == "Convert":
+        node = node.input_value(0).get_node()
+    assert node.get_type_name() == "Constant", node
+    return np.asarray(node.get_data(), dtype=np.float32)
+
+
+def _aligned(ours: np.ndarray, theirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # GroupConvolution ranges: POT's 4-D [G*Cout/G, 1, 1, 1], fastpot's 5-D [G, Cout/G, 1, 1, 1].
+    ours, theirs = np.asarray(ours, np.float32), np.asarray(theirs, np.float32)
+    if ours.size == theirs.size and ours.size > 1:
+        ours = ours.reshape(theirs.shape)
+    return np.broadcast_arrays(ours, theirs)
+
+
+def _close(ours: np.ndarray, theirs: np.ndarray, rtol: float) -> bool:
+    ours, theirs = _aligned(ours, theirs)
+    scale = float(np.max(np.abs(theirs))) if theirs.size else 0.0
+    return bool(np.allclose(ours, theirs, rtol=rtol, atol=rtol * scale))
+
+
+def _rewritten_by_statistics(golden: dict) -> set[str]:
+    """Weight constants POT changed other than by exact halving (channel alignment)."""
+    out = set()
+    for c in golden["changed_constants"]:
+        if c["role"] == "weights" and not np.array_equal(
+            _array(c["new"]), _array(c["old"]) / np.float32(2)
+        ):
+            out.add(c["original_name"])
+    return out
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda p: p.stem)
+def test_fake_quantize_nodes_match_pot(run: Path) -> None:
+    golden = _golden(run)
+    model = _quantized(run)
+    ours = {
+        op.get_friendly_name(): op for op in model.get_ops() if op.get_type_name() == "FakeQuantize"
+    }
+    theirs = {fq["name"]: fq for fq in golden["fake_quantize"]}
+    assert sorted(ours) == sorted(theirs), f"{run.stem}: FakeQuantize sets differ"
+    statistical = _rewritten_by_statistics(golden)
+    for name, fq in theirs.items():
+        node = ours[name]
+        assert node.get_attributes()["levels"] == fq["levels"], name
+        ranges = [_constant(node.input_value(i).get_node()) for i in range(1, 5)]
+        expected = [_array(fq[k]) for k in ("input_low", "input_high", "output_low", "output_high")]
+        if fq["quantizes"] == "weights" and fq["producer"]["name"] not in statistical:
+            for got_raw, want_raw in zip(ranges, expected, strict=True):
+                got, want = _aligned(got_raw, want_raw)
+                assert np.array_equal(got, want), f"{run.stem} {name}: weight range not exact"
+        else:
+            rtol = ACTIVATION_RTOL if fq["quantizes"] == "activations" else REWRITE_RTOL
+            for got, want in zip(ranges, expected, strict=True):
+                assert _close(got, want, rtol), (
+                    f"{run.stem} {name}: range {got.ravel()[:4]} != POT {want.ravel()[:4]}"
+                )
+
+
+def _input_constant(model, consumer: dict) -> np.ndarray:
+    op = next(o for o in model.get_ops() if o.get_friendly_name() == consumer["name"])
+    node = op.input_value(consumer["port"]).get_node()
+    while node.get_type_name() in ("FakeQuantize", "Convert", "Reshape"):
+        node = node.input_value(0).get_node()
+    return _constant(node)
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda p: p.stem)
+def test_rewritten_constants_match_pot(run: Path) -> None:
+    golden = _golden(run)
+    model = _quantized(run)
+    changed = {
+        (c["consumer"]["name"], c["consumer"]["port"]): c for c in golden["changed_constants"]
+    }
+    original = load_model(
+        {
+            "model_name": golden["model"],
+            "model": str(ZOO / f"{golden['model']}.xml"),
+            "weights": str(ZOO / f"{golden['model']}.bin"),
+        }
+    ).get_model()
+    # Every bias Add and weighted-layer input of the original model: POT's new value where POT
+    # changed it, the original value everywhere else (so an extra change fails too).
+    checked = 0
+    for op in original.get_ordered_ops():
+        t = op.get_type_name()
+        if t not in ("Add", "Convolution", "GroupConvolution", "MatMul"):
+            continue
+        port = 1
+        src = op.input_value(port).get_node()
+        while src.get_type_name() == "Convert":
+            src = src.input_value(0).get_node()
+        if src.get_type_name() != "Constant":
+            continue
+        consumer = {"name": op.get_friendly_name(), "port": port}
+        ours = _input_constant(model, consumer)
+        entry = changed.get((consumer["name"], port))
+        want = _array(entry["new"]) if entry else np.asarray(src.get_data(), np.float32)
+        what = "rewritten by POT" if entry else "unchanged by POT"
+        assert ours.shape == want.shape, (
+            f"{run.stem} {consumer['name']}: shape {ours.shape} != {want.shape}"
+        )
+        assert _close(ours, want, REWRITE_RTOL), (
+            f"{run.stem} {consumer['name']}:{port} ({what}): max |diff| "
+            f"{np.max(np.abs(ours - want)):.3g}, magnitude {np.max(np.abs(want)):.3g}"
+        )
+        checked += 1
+    assert checked > 0
