@@ -17,9 +17,16 @@ import logging
 import os
 import sys
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
-__all__ = ["ROOT_NAME", "get_logger", "init_logger", "progress_bar_enabled", "reset_logger"]
+__all__ = [
+    "ROOT_NAME",
+    "get_logger",
+    "init_logger",
+    "is_initialized",
+    "progress_bar_enabled",
+    "reset_logger",
+]
 
 ROOT_NAME = "fastpot"
 _LEVELS = {"CRITICAL": 50, "ERROR": 40, "WARNING": 30, "WARN": 30, "INFO": 20, "DEBUG": 10}
@@ -71,9 +78,12 @@ def _level(level: int | str) -> int:
     return value
 
 
+_STDOUT: Any = object()  # init_logger's default stream: sys.stdout at call time
+
+
 def init_logger(
     level: int | str = "INFO",
-    stream: TextIO | None = sys.stdout,
+    stream: TextIO | None = _STDOUT,
     file_name: str | os.PathLike[str] | None = None,
     progress_bar: bool = False,
 ) -> None:
@@ -84,7 +94,8 @@ def init_logger(
     level : str or int
         ``CRITICAL``, ``ERROR``, ``WARNING``, ``INFO`` (default) or ``DEBUG``.
     stream : file-like, optional
-        Where log lines go (default ``sys.stdout``); ``None`` for no stream handler.
+        Where log lines go (default: ``sys.stdout`` as it is at the call); ``None`` for no
+        stream handler.
     file_name : path, optional
         Also append the log to this file (its directory must exist).
     progress_bar : bool
@@ -106,6 +117,8 @@ def init_logger(
         logger.propagate = False
         formatter = logging.Formatter(logging.BASIC_FORMAT)
         handlers: list[logging.Handler] = []
+        if stream is _STDOUT:
+            stream = sys.stdout
         if stream is not None:
             handlers.append(logging.StreamHandler(stream))
         if file_name is not None:
@@ -117,6 +130,11 @@ def init_logger(
         _state.handlers.extend(handlers)
         _state.progress_bar = bool(progress_bar)
         _state.initialized = True
+
+
+def is_initialized() -> bool:
+    """Whether :func:`init_logger` has run (and :func:`reset_logger` has not undone it)."""
+    return _state.initialized
 
 
 def progress_bar_enabled() -> bool:

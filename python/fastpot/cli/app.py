@@ -1,0 +1,332 @@
+"""The ``pot`` command line (spec 9.1, 9.4): arguments, checks, the run and its output layout.
+
+``pot -q default -m net.xml -w net.bin --engine simplified --data-source images/`` or
+``pot -c config.json`` loads the model, quantizes it with the configured algorithms on the
+simplified engine's images, compresses the weights to int8 (unless
+``--keep-uncompressed-weights``) and writes, as POT did::
+
+    <output-dir>/<model_name>_<Algo1>[_<Algo2>...]/<YYYY-MM-DD_HH-MM-SS>/log.txt
+    <output-dir>/<model_name>_<Algo1>[_<Algo2>...]/<YYYY-MM-DD_HH-MM-SS>/optimized/<model_name>.{xml,bin}
+
+or with ``-d`` ``<output-dir>/log.txt`` and ``<output-dir>/optimized/``. No ``.mapping`` file
+is written (fastpot renames no tensors). The IR's ``quantization_parameters`` hold the
+config (paths replaced by ``PATH``), the fastpot version and the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as _dt
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fastpot.cli.config import (
+    ACCURACY_CHECKER_MESSAGE,
+    ConfigError,
+    prepare_config,
+    read_config_file,
+    template_config,
+)
+
+__all__ = ["app", "build_parser", "main"]
+
+logger = logging.getLogger("fastpot.cli")
+
+_PATH_KEYS = ("model", "weights", "data_source", "config")
+
+
+def build_parser(prog: str = "pot") -> argparse.ArgumentParser:
+    """Build the argument parser of ``pot`` (POT's options; see spec 9.1)."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Post-training quantization of OpenVINO IR models (POT's command line, "
+        "run by fastpot).",
+    )
+    parser.add_argument("-c", "--config", help="JSON (comments allowed) or YAML config file")
+    parser.add_argument(
+        "-q",
+        "--quantize",
+        choices=("default", "accuracy_aware"),
+        help="quantize with a built-in template instead of a config file",
+    )
+    parser.add_argument(
+        "--preset", choices=("performance", "mixed"), help="preset of the -q template"
+    )
+    parser.add_argument("-m", "--model", help="model .xml (with -q)")
+    parser.add_argument("-w", "--weights", help="model .bin (with -q)")
+    parser.add_argument("-n", "--name", help="model name (with -q; default 'model_name')")
+    parser.add_argument(
+        "--engine",
+        choices=("accuracy_checker", "simplified"),
+        help="engine (POT's default, accuracy_checker, is out of scope for fastpot)",
+    )
+    parser.add_argument("--ac-config", help="Accuracy Checker config (not supported by fastpot)")
+    parser.add_argument(
+        "--max-drop", type=float, help="maximal accuracy drop (required with -q accuracy_aware)"
+    )
+    parser.add_argument(
+        "-e",
+        "--evaluate",
+        action="store_true",
+        help="evaluate the quantized model (needs an engine with a metric)",
+    )
+    parser.add_argument(
+        "--output-dir", default="./results", help="where results go (default ./results)"
+    )
+    parser.add_argument(
+        "-d",
+        "--direct-dump",
+        action="store_true",
+        help="write into --output-dir directly, without <name>_<algos>/<timestamp> folders",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"),
+        help="log level (default INFO)",
+    )
+    parser.add_argument(
+        "--progress-bar", action="store_true", help="show progress bars for inference passes"
+    )
+    parser.add_argument(
+        "--stream-output", action="store_true", help="accepted for POT compatibility"
+    )
+    parser.add_argument(
+        "--keep-uncompressed-weights",
+        action="store_true",
+        help="keep FP32 weights (skip compress_model_weights)",
+    )
+    parser.add_argument(
+        "--data-source", help="image folder or .txt list of images for the simplified engine"
+    )
+    return parser
+
+
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """POT's argument checks, plus fastpot's refusals (with what to use instead)."""
+    if (args.config is None) == (args.quantize is None):
+        parser.error("give exactly one of -c/--config and -q/--quantize")
+    if args.ac_config is not None:
+        parser.error(f"--ac-config: {ACCURACY_CHECKER_MESSAGE}")
+    if args.config is not None:
+        given = [
+            flag
+            for flag, value in (("-m", args.model), ("-w", args.weights), ("--preset", args.preset))
+            if value is not None
+        ]
+        if given:
+            parser.error(f"{', '.join(given)}: not allowed with -c (set them in the config file)")
+    else:
+        missing = [flag for flag, value in (("-m", args.model), ("-w", args.weights)) if not value]
+        if missing:
+            parser.error(f"-q needs {' and '.join(missing)} (the model's .xml and .bin)")
+        if args.engine != "simplified":
+            parser.error(
+                f"--engine {args.engine or 'accuracy_checker (the default)'}: "
+                f"{ACCURACY_CHECKER_MESSAGE}"
+            )
+        if args.data_source is None:
+            parser.error("--engine simplified needs --data-source (an image folder or .txt list)")
+        if args.quantize == "accuracy_aware" and args.max_drop is None:
+            parser.error("-q accuracy_aware needs --max-drop")
+    if args.quantize == "accuracy_aware" or args.evaluate:
+        what = "-q accuracy_aware" if args.quantize == "accuracy_aware" else "-e/--evaluate"
+        if args.config is None or args.engine == "simplified":
+            parser.error(
+                f"{what}: needs an accuracy metric, and the simplified engine has none; use "
+                "the Python API (IEEngine with a DataLoader and a Metric) for "
+                "AccuracyAwareQuantization and evaluation"
+            )
+
+
+def _load_config(args: argparse.Namespace) -> dict[str, Any]:
+    if args.config is not None:
+        raw = read_config_file(args.config)
+        engine = raw.get("engine")
+        if isinstance(engine, dict):
+            if args.engine is not None:
+                engine["type"] = args.engine
+            if args.data_source is not None:
+                engine["data_source"] = args.data_source
+        config = prepare_config(raw, source=str(args.config))
+        base = Path(args.config).resolve().parent
+        _resolve_paths(config, base)
+        return config
+    raw = template_config(
+        args.quantize,
+        args.model,
+        args.weights,
+        args.name,
+        args.preset,
+        args.max_drop,
+        args.engine,
+        args.data_source,
+    )
+    return prepare_config(raw, source="-q template")
+
+
+def _resolve_paths(config: dict[str, Any], base: Path) -> None:
+    """Make relative model/weights/data_source paths of a config file relative to it.
+
+    POT took them relative to the current directory; fastpot tries that first and falls
+    back to the config file's folder, so both styles work.
+    """
+
+    def fix(section: dict[str, Any], key: str) -> None:
+        value = section.get(key)
+        if (
+            isinstance(value, str)
+            and value
+            and not Path(value).is_absolute()
+            and not Path(value).exists()
+            and (base / value).exists()
+        ):
+            section[key] = str(base / value)
+
+    model = config["model"]
+    for entry in [model, *model.get("cascade", [])]:
+        fix(entry, "model")
+        fix(entry, "weights")
+    fix(config["engine"], "data_source")
+
+
+def _run_directory(args: argparse.Namespace, config: dict[str, Any]) -> Path:
+    output = Path(args.output_dir)
+    if args.direct_dump:
+        return output
+    algorithms = "_".join(a["name"] for a in config["compression"]["algorithms"])
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    parent = output / f"{config['model']['model_name']}_{algorithms}"
+    run = parent / stamp
+    suffix = 1
+    while run.exists():  # two runs within one second: keep both
+        run = parent / f"{stamp}_{suffix}"
+        suffix += 1
+    return run
+
+
+def _redact(config: Any) -> Any:
+    if isinstance(config, dict):
+        return {
+            k: ("PATH" if k in _PATH_KEYS and isinstance(v, str) else _redact(v))
+            for k, v in config.items()
+        }
+    if isinstance(config, list):
+        return [_redact(v) for v in config]
+    return config
+
+
+def _stamp_model(model: Any, config: dict[str, Any], argv: Sequence[str]) -> None:
+    from fastpot import __version__  # noqa: PLC0415
+
+    for entry in model.models:
+        ov_model = entry["model"]
+        ov_model.set_rt_info(
+            json.dumps(_redact(config), sort_keys=True), ["quantization_parameters", "config"]
+        )
+        ov_model.set_rt_info(f"fastpot {__version__}", ["quantization_parameters", "version"])
+        ov_model.set_rt_info(" ".join(argv), ["quantization_parameters", "cli_params"])
+
+
+def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
+    """Run ``pot`` with `argv` (without the program name); return what was written.
+
+    Returns
+    -------
+    dict
+        ``{"output_dir": Path, "log": Path, "models": save_model's list}``.
+
+    Raises
+    ------
+    SystemExit
+        Bad arguments (status 2, message on stderr, as argparse does).
+    ConfigError
+        A config file fastpot cannot run (unknown keys name the closest valid one).
+    """
+    from fastpot.utils import logger as log_setup  # noqa: PLC0415
+
+    parser = build_parser(prog)
+    args = parser.parse_args(list(argv))
+    _check_arguments(parser, args)
+    config = _load_config(args)
+
+    run_dir = _run_directory(args, config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_file = run_dir / "log.txt"
+    owns_logging = not log_setup.is_initialized()
+    if owns_logging:
+        log_setup.init_logger(args.log_level, sys.stdout, progress_bar=args.progress_bar)
+    file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    file_handler.setLevel(args.log_level)
+    root = logging.getLogger(log_setup.ROOT_NAME)
+    root.addHandler(file_handler)
+    try:
+        models = _quantize(config, run_dir, args, list(argv))
+    finally:
+        root.removeHandler(file_handler)
+        file_handler.close()
+        if owns_logging:
+            log_setup.reset_logger()
+    return {"output_dir": run_dir, "log": log_file, "models": models}
+
+
+def _quantize(
+    config: dict[str, Any], run_dir: Path, args: argparse.Namespace, argv: list[str]
+) -> list[dict[str, str]]:
+    from fastpot.cli.simplified_engine import SimplifiedEngine  # noqa: PLC0415
+    from fastpot.graph import compress_model_weights, load_model, save_model  # noqa: PLC0415
+    from fastpot.pipeline import create_pipeline  # noqa: PLC0415
+
+    compression = config["compression"]
+    model_name = config["model"]["model_name"]
+    model = load_model(config["model"], compression.get("target_device", "ANY"))
+    engine = SimplifiedEngine(config["engine"])
+    algorithms = copy.deepcopy(compression["algorithms"])
+    for algorithm in algorithms:
+        algorithm["params"]["exec_log_dir"] = str(run_dir)
+    logger.info("Creating pipeline:")
+    for algorithm in algorithms:
+        logger.info(" Algorithm: %s", algorithm["name"])
+        logger.info(" Parameters:")
+        for key, value in sorted(algorithm["params"].items()):
+            if key != "exec_log_dir":
+                logger.info("\t%-30s: %s", key, value)
+    logger.info("=" * 75)
+    pipeline = create_pipeline(algorithms, engine)
+    model = pipeline.run(model)
+    if not args.keep_uncompressed_weights:
+        compress_model_weights(model)
+    _stamp_model(model, config, argv)
+    paths = save_model(model, run_dir / "optimized", model_name=model_name)
+    for entry in paths:
+        logger.info("Output model: %s", entry["model"])
+    logger.info("=" * 75)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "pot") -> int:
+    """Console entry point of ``pot``; returns the exit status (errors print a message)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args, prog=prog)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except (ConfigError, OSError, ValueError, KeyError, RuntimeError, NotImplementedError) as exc:
+        if "--log-level" in args and "DEBUG" in args:
+            traceback.print_exc()
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 1
+    print(f"{prog}: quantized model written to {result['models'][0]['model']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""POT's simplified engine: calibration images from a folder or a list, no metric (spec 9.3).
+
+:class:`ImageLoader` reads every image of a directory (sorted by path; files Pillow cannot
+identify are skipped) or of a ``.txt`` list (one path per line, relative to the list's
+folder; every listed file must be an image). Each image becomes what POT's OpenCV reader
+gave the model: 8-bit **BGR** channel order (grayscale when the model input has one channel),
+an optional centre crop by ``central_fraction``, a bilinear resize to the model input's H x W
+when that is static, a CHW transpose for NCHW inputs, and **no** normalisation or mean/scale.
+
+Difference from POT: images are decoded and resized by Pillow, not OpenCV; Pillow's bilinear
+filter widens its support when shrinking (it anti-aliases), so downscaled pixels can differ
+slightly from ``cv2.resize(..., INTER_LINEAR)``. Same-size images are identical.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openvino as ov
+
+from fastpot.api.data_loader import DataLoader
+from fastpot.engines.ie_engine import IEEngine
+from fastpot.utils.logger import progress_bar_enabled
+
+__all__ = ["ImageLoader", "SimplifiedEngine", "list_images"]
+
+logger = logging.getLogger("fastpot.cli.simplified_engine")
+
+
+def _is_image(path: Path) -> bool:
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return False
+    return True
+
+
+def list_images(data_source: str | Path) -> list[Path]:
+    """List the image files of a directory (sorted) or of a ``.txt`` list (in its order).
+
+    Raises
+    ------
+    FileNotFoundError
+        The source, or a listed file, does not exist.
+    ValueError
+        No images, a listed file is not an image, or another kind of file was given.
+    """
+    source = Path(data_source)
+    if not source.exists():
+        raise FileNotFoundError(f"{source}: data_source does not exist")
+    if source.is_dir():
+        files = [p for p in sorted(source.iterdir()) if p.is_file() and _is_image(p)]
+        if not files:
+            raise ValueError(f"{source}: data_source directory holds no readable images")
+        return files
+    if source.suffix.lower() != ".txt":
+        raise ValueError(
+            f"{source}: data_source must be a directory of images or a .txt list of image paths"
+        )
+    files = []
+    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+        entry = line.strip()
+        if not entry:
+            continue
+        path = Path(entry)
+        if not path.is_absolute():
+            path = source.parent / path
+        if not path.is_file():
+            raise FileNotFoundError(f"{source}:{number}: {path} does not exist")
+        if not _is_image(path):
+            raise ValueError(f"{source}:{number}: {path} is not an image Pillow can read")
+        files.append(path)
+    if not files:
+        raise ValueError(f"{source}: the list names no images")
+    return files
+
+
+class _InputSpec:
+    """Where the image goes: layout, channels, static H x W (if any)."""
+
+    def __init__(self, shape: ov.PartialShape, layout: str) -> None:
+        self.layout = layout
+        rank = shape.rank.get_length()
+        dims = [d.get_length() if d.is_static else None for d in shape]
+        if layout in ("NCHW", "CHW"):
+            c_axis, h_axis, w_axis = rank - 3, rank - 2, rank - 1
+        else:  # NHWC, HWC
+            h_axis, w_axis, c_axis = rank - 3, rank - 2, rank - 1
+        self.channels = dims[c_axis] or 3
+        self.height, self.width = dims[h_axis], dims[w_axis]
+
+
+def _guess_layout(parameter: Any, configured: str | None) -> str:
+    if configured:
+        layout = str(configured).upper()
+        if layout not in ("NCHW", "NHWC", "CHW", "HWC"):
+            raise ValueError(f"engine.layout: {configured!r} is not NCHW, NHWC, CHW or HWC")
+        return layout
+    shape = parameter.get_partial_shape()
+    rank = shape.rank.get_length() if shape.rank.is_static else None
+    if rank not in (3, 4):
+        raise ValueError(
+            f"model input {parameter.get_friendly_name()!r}: rank {rank} is not an image "
+            "input (expected [N,C,H,W] or [N,H,W,C])"
+        )
+    ir_layout = parameter.get_layout()
+    if not ir_layout.empty:
+        text = ir_layout.to_string().strip("[]").replace(",", "").upper()
+        if text in ("NCHW", "NHWC", "CHW", "HWC"):
+            return text
+    dims = [d.get_length() if d.is_static else None for d in shape]
+    first = dims[rank - 3]
+    last = dims[rank - 1]
+    if first in (1, 3):
+        return "NCHW" if rank == 4 else "CHW"
+    if last in (1, 3):
+        return "NHWC" if rank == 4 else "HWC"
+    raise ValueError(
+        f"model input {parameter.get_friendly_name()!r}: cannot tell the layout of {dims}; "
+        'set engine "layout" (NCHW or NHWC)'
+    )
+
+
+class ImageLoader(DataLoader):
+    """Calibration images as items ``(image, None)``; see the module notes.
+
+    Parameters
+    ----------
+    config : dict
+        ``data_source`` (required), optional ``central_fraction`` in (0, 1] and ``layout``.
+    """
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        if not self.config.get("data_source"):
+            raise ValueError("engine: the simplified engine needs 'data_source'")
+        fraction = self.config.get("central_fraction")
+        if fraction is not None and not 0 < float(fraction) <= 1:
+            raise ValueError(f"engine.central_fraction: {fraction!r} must be in (0, 1]")
+        self.central_fraction = None if fraction is None else float(fraction)
+        self.files = list_images(self.config.data_source)
+        self._spec: _InputSpec | None = None
+        self._image_info: str | None = None
+        self._input_name: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def set_model_inputs(self, model: ov.Model) -> None:
+        """Read the image input's layout and size (and any ``[1, 3]`` image-info input)."""
+        images, info = [], []
+        for parameter in model.get_parameters():
+            shape = parameter.get_partial_shape()
+            if shape.is_static and list(shape.to_shape()) == [1, 3]:
+                info.append(parameter)
+            else:
+                images.append(parameter)
+        if len(images) != 1 or len(info) > 1:
+            names = [p.get_friendly_name() for p in model.get_parameters()]
+            raise ValueError(
+                f"model inputs {names}: the simplified engine takes one image input (plus an "
+                "optional [1, 3] image-info input); write a DataLoader for other models"
+            )
+        parameter = images[0]
+        layout = _guess_layout(parameter, self.config.get("layout"))
+        self._spec = _InputSpec(parameter.get_partial_shape(), layout)
+        self._input_name = parameter.get_friendly_name()
+        self._image_info = info[0].get_friendly_name() if info else None
+
+    def read(self, index: int) -> np.ndarray:
+        """Image `index` as the model input wants it (uint8, no batch axis)."""
+        from PIL import Image  # noqa: PLC0415
+
+        if self._spec is None:
+            raise RuntimeError("ImageLoader: call set_model_inputs(model) first")
+        spec = self._spec
+        path = self.files[index]
+        try:
+            with Image.open(path) as opened:
+                image = opened.convert("L" if spec.channels == 1 else "RGB")
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read the image ({exc})") from None
+        if self.central_fraction is not None and self.central_fraction < 1:
+            width, height = image.size
+            crop_w = round(width * self.central_fraction)
+            crop_h = round(height * self.central_fraction)
+            left, top = (width - crop_w) // 2, (height - crop_h) // 2
+            image = image.crop((left, top, left + crop_w, top + crop_h))
+        if (
+            spec.height is not None
+            and spec.width is not None
+            and image.size != (spec.width, spec.height)
+        ):
+            image = image.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
+        array = np.asarray(image, dtype=np.uint8)
+        array = array[:, :, None] if array.ndim == 2 else array[:, :, ::-1]  # RGB -> BGR
+        if spec.layout in ("NCHW", "CHW"):
+            array = array.transpose(2, 0, 1)
+        return np.ascontiguousarray(array)
+
+    def __getitem__(self, index: int) -> tuple[Any, None]:
+        if not 0 <= index < len(self.files):
+            raise IndexError(f"image index {index} out of range ({len(self.files)} images)")
+        image = self.read(index)
+        if self._image_info is None:
+            return image, None
+        assert self._spec is not None
+        assert self._input_name is not None
+        height, width = image.shape[1:] if self._spec.layout in ("NCHW", "CHW") else image.shape[:2]
+        info = np.array([height, width, 1], dtype=np.float32)
+        return {self._input_name: image, self._image_info: info}, None
+
+
+class SimplifiedEngine(IEEngine):
+    """An :class:`~fastpot.engines.IEEngine` over an :class:`ImageLoader`, without a metric.
+
+    Parameters
+    ----------
+    config : dict
+        The config file's engine section: ``data_source``, ``device`` (default CPU),
+        ``layout``, ``central_fraction``, ``stat_requests_number``, ``eval_requests_number``.
+    data_loader : DataLoader, optional
+        Default: an :class:`ImageLoader` over ``data_source``.
+    """
+
+    def __init__(self, config: Any, data_loader: DataLoader | None = None) -> None:
+        config = dict(config)
+        config.setdefault("device", "CPU")
+        super().__init__(config, data_loader or ImageLoader(config), metric=None)
+
+    def set_model(self, model: Any) -> None:
+        """Use `model`, and tell the image loader its input layout and size."""
+        super().set_model(model)
+        loader = self._data_loader
+        if isinstance(loader, ImageLoader):
+            assert self._model is not None
+            loader.set_model_inputs(self._model)
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """As :meth:`IEEngine.predict`; progress bars follow ``init_logger(progress_bar=...)``."""
+        if progress_bar_enabled():
+            kwargs["print_progress"] = True
+        return super().predict(*args, **kwargs)
+
+    def collect_statistics(
+        self, accumulators: Any, sampler: Any, print_progress: bool = False
+    ) -> None:
+        """As :meth:`IEEngine.collect_statistics`, with progress bars when enabled."""
+        super().collect_statistics(
+            accumulators, sampler, print_progress=print_progress or progress_bar_enabled()
+        )
