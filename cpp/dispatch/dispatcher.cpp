@@ -266,6 +266,11 @@ void dispatcher::record_error(const std::string& message) {
   }
 }
 
+int dispatcher::in_flight() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int>(std::count_if(slots_.begin(), slots_.end(), [](const auto& s) { return s->busy; }));
+}
+
 std::string dispatcher::first_error() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return error_;

@@ -209,6 +209,7 @@ PYBIND11_MODULE(_dispatch, m) {
       .def_property_readonly("input_names", [](const py_dispatcher& d) { return d.input_names; })
       .def_property_readonly("outputs",
                              [](const py_dispatcher& d) { return d.impl->compiled().outputs().size(); })
+      .def_property_readonly("in_flight", [](const py_dispatcher& d) { return d.impl->in_flight(); })
       .def_property_readonly("submitted", [](const py_dispatcher& d) { return d.impl->submitted(); })
       .def_property_readonly("callback_seconds",
                              [](const py_dispatcher& d) { return d.impl->callback_seconds(); })

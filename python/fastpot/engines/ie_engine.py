@@ -15,6 +15,7 @@ OpenVINO, ``FASTPOT_DISPATCH=0``) the same statistics come from the Python path 
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import tempfile
@@ -109,7 +110,7 @@ class IEEngine(Engine):
         return n
 
     def _statistics_model(self, extra: list[NodeKey]) -> tuple[ov.Model, dict[Any, int]]:
-        """A copy of the model with outputs added for `extra` nodes, and their output indices."""
+        """Copy the model with outputs added for `extra` nodes; return it and their indices."""
         assert self._model is not None
         model = self._model.clone() if extra else self._model
         ops = {op.get_friendly_name(): op for op in model.get_ops()}
@@ -146,7 +147,7 @@ class IEEngine(Engine):
         return compiled, index
 
     def _dispatcher(self, extra: list[NodeKey], requests: int) -> tuple[Any, dict[Any, int]]:
-        """A ``fastpot._dispatch.Dispatcher`` for the statistics copy of the model (cached).
+        """Return a ``fastpot._dispatch.Dispatcher`` of the statistics copy of the model (cached).
 
         The copy crosses to C++ as IR files in a temporary directory (removed once compiled).
         """
@@ -572,9 +573,7 @@ class IEEngine(Engine):
         if total == 0:
             raise RuntimeError("Empty data loader! The sampler selects no items.")
         dispatcher, index = self._dispatcher(extra, requests)
-        feeds = [
-            (kind, index[keys[0]], index[keys[-1]], _native(acc)) for acc, kind, keys in plan
-        ]
+        feeds = [(kind, index[keys[0]], index[keys[-1]], _native(acc)) for acc, kind, keys in plan]
         dispatcher.begin(feeds)
         level = logging.INFO if print_progress else logging.DEBUG
         logger.log(level, "Start inference of %d images", total)
@@ -619,9 +618,7 @@ def _dispatch_module() -> Any:
         return None
     if not _DISPATCH:
         try:
-            from fastpot import _dispatch  # noqa: PLC0415 - optional extension
-
-            _DISPATCH.append(_dispatch)
+            _DISPATCH.append(importlib.import_module("fastpot._dispatch"))
         except ImportError as exc:
             logger.warning(
                 "fastpot._dispatch cannot be loaded (%s: %s); collecting statistics with the "
@@ -634,7 +631,7 @@ def _dispatch_module() -> Any:
 
 
 def _native(acc: Any) -> Any:
-    """The C++ state of a :class:`fastpot.kernels.StatisticAccumulator`, or None."""
+    """Return the C++ state of a :class:`fastpot.kernels.StatisticAccumulator`, or None."""
     if type(acc) is not StatisticAccumulator:
         return None
     return getattr(acc, "_native", None)
