@@ -268,3 +268,25 @@ def test_evaluate_returns_the_metric_and_the_pipeline_keeps_the_loader_order() -
     )
     assert fp32 == {"accuracy": hits / len(loader)}
     assert set(int8) == {"accuracy"}
+
+
+def test_one_progress_bar_with_eta_for_the_whole_run(capsys) -> None:
+    import logging
+
+    log = logging.getLogger("fastpot")
+    old = log.level
+    log.setLevel(logging.INFO)
+    try:
+        engine = _engine("signed_zero_channel")
+        params = {"target_device": "CPU", "use_fast_bias": False}
+        create_pipeline([{"name": "DefaultQuantization", "params": params}], engine).run(
+            _model("signed_zero_channel")
+        )
+    finally:
+        log.setLevel(old)
+    frames = [f for f in capsys.readouterr().err.split("\r") if f.strip()]
+    assert frames
+    assert all(f.startswith("quantization:") for f in frames)  # no per-pass bars
+    # ACA pass (64) + merged pass (64) + BC: FP32 pass and 4 dependency levels of 12 samples.
+    assert frames[-1].split()[2] == "188/188"
+    assert "ETA" in frames[-1]

@@ -152,8 +152,8 @@ class Algorithm(ABC):
         return {}
 
     def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:
-        """Count the progress steps :meth:`run` reports."""
-        self.total_exec_steps = 1
+        """Estimate the progress units (inferred samples) of :meth:`run` and its statistics."""
+        self.total_exec_steps = 0
         return self.total_exec_steps
 
     def __repr__(self) -> str:

@@ -23,7 +23,6 @@ from fastpot.graph.fq_removal import activation_fake_quantizes, remove_fake_quan
 from fastpot.graph.layers import find_layers, replace_constant
 from fastpot.graph.model import CompressedModel
 from fastpot.statistics.collector import StatisticsCollector
-from fastpot.utils.progress import Progress
 
 __all__ = ["BiasCorrection"]
 
@@ -76,6 +75,21 @@ class BiasCorrection(Algorithm):
         requests = [t.output_mean() for t in self._targets]
         collector.register(self.name, requests, self._sampler)
 
+    def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:
+        """Estimate the samples inferred: the FP32 pass plus one pass per dependency level."""
+        n = self._subset()
+        levels = 1
+        if model is not None:
+            ov_model = single_model(model, self.name)
+            targets = bias_targets(ov_model, self._config)
+            up = _ancestors(ov_model, {t.layer for t in targets})
+            depth: dict[str, int] = {}
+            for t in targets:  # topological order
+                depth[t.layer] = 1 + max((depth[u] for u in up[t.layer] if u in depth), default=0)
+            levels = max(depth.values(), default=0)
+        self.total_exec_steps = n * (1 + levels)
+        return self.total_exec_steps
+
     def run(self, model: CompressedModel) -> CompressedModel:
         """Correct biases in place, layer by layer; returns `model`."""
         if self._algo_collector is None:
@@ -99,20 +113,19 @@ class BiasCorrection(Algorithm):
         collector = StatisticsCollector(self._engine)
         done: set[str] = set()
         self.passes = 0
-        with Progress(len(pending), "bias correction", enabled=_progress()) as progress:
-            while pending:
-                names = {t.layer for t in pending}
-                ready = [t for t in pending if not (upstream[t.layer] & names)]
-                collector.register(self.name, [t.output_mean() for t in ready], self._sampler)
-                collector.compute_statistics(work)
-                self.passes += 1
-                quantized = collector.get_statistics_for_algorithm(self.name)
-                work_layers = {layer.name: layer for layer in find_layers(work_model)}
-                for t in ready:
-                    self._correct(t, fp32, quantized, work_layers, target_model, threshold)
-                    done.add(t.layer)
-                pending = [t for t in pending if t.layer not in done]
-                progress.advance(len(ready))
+        # Progress: each pass is an engine loop over the subset, counted into the run's bar.
+        while pending:
+            names = {t.layer for t in pending}
+            ready = [t for t in pending if not (upstream[t.layer] & names)]
+            collector.register(self.name, [t.output_mean() for t in ready], self._sampler)
+            collector.compute_statistics(work)
+            self.passes += 1
+            quantized = collector.get_statistics_for_algorithm(self.name)
+            work_layers = {layer.name: layer for layer in find_layers(work_model)}
+            for t in ready:
+                self._correct(t, fp32, quantized, work_layers, target_model, threshold)
+                done.add(t.layer)
+            pending = [t for t in pending if t.layer not in done]
         logger.info(
             "%s: corrected %d of %d biases in %d passes",
             self.name,
@@ -146,7 +159,3 @@ class BiasCorrection(Algorithm):
         target = {lay.name: lay for lay in find_layers(target_model)}[t.layer]
         self.original_biases[t.layer] = np.asarray(target.bias.get_data()).copy()
         replace_constant(target.bias, new)
-
-
-def _progress() -> bool:
-    return logging.getLogger("fastpot").isEnabledFor(logging.INFO)

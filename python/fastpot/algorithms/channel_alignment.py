@@ -97,6 +97,11 @@ class ActivationChannelAlignment(Algorithm):
         #: Consumers realigned by the last run; they get the saturation fix (spec 6.7).
         self.realigned: set[str] = set()
 
+    def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:
+        """Estimate the progress units: one statistics pass over the subset."""
+        self.total_exec_steps = len(stat_sampler(self._engine, self._config))
+        return self.total_exec_steps
+
     def register_statistics(self, model: CompressedModel, collector: StatisticsCollector) -> None:
         """Per-channel tail quantiles of every producer's output."""
         super().register_statistics(model, collector)

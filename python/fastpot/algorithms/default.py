@@ -89,6 +89,16 @@ class DefaultQuantization(Algorithm):
         """The sub-algorithms, in order."""
         return [self.channel_alignment, self.min_max, self.bias_correction]
 
+    def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:
+        """Estimate the inferred samples: ACA's pass (if any), the merged pass, BC's passes."""
+        steps = self.min_max.compute_total_exec_steps(model)
+        if model is not None and find_pairs(model.get_model()):
+            steps += self.channel_alignment.compute_total_exec_steps(model)
+        if isinstance(self.bias_correction, BiasCorrection):
+            steps += self.bias_correction.compute_total_exec_steps(model)
+        self.total_exec_steps = steps
+        return steps
+
     def register_statistics(self, model: CompressedModel, collector: StatisticsCollector) -> None:
         """Nothing up front: the chain collects on the model each step leaves."""
         super().register_statistics(model, collector)

@@ -158,6 +158,11 @@ class FastBiasCorrection(Algorithm):
         #: ``{layer: original bias}`` of the biases the last run replaced (for reverting).
         self.original_biases: dict[str, np.ndarray] = {}
 
+    def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:
+        """Estimate the progress units: one statistics pass over the subset."""
+        self.total_exec_steps = len(stat_sampler(self._engine, self._config))
+        return self.total_exec_steps
+
     def register_statistics(self, model: CompressedModel, collector: StatisticsCollector) -> None:
         """Per-channel FP32 means of each target's input and output (and input shapes)."""
         super().register_statistics(model, collector)

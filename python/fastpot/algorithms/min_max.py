@@ -68,6 +68,11 @@ class MinMaxQuantization(Algorithm):
             }
         return out
 
+    def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:
+        """Estimate the progress units: one statistics pass over the subset."""
+        self.total_exec_steps = len(stat_sampler(self._engine, self._config))
+        return self.total_exec_steps
+
     def register_statistics(self, model: CompressedModel, collector: StatisticsCollector) -> None:
         """Register per-FQ activation statistics on the producer of each quantized tensor."""
         super().register_statistics(model, collector)

@@ -12,6 +12,7 @@ from fastpot import __version__
 from fastpot.algorithms.algorithm import Algorithm
 from fastpot.graph.model import CompressedModel
 from fastpot.statistics.collector import StatisticsCollector
+from fastpot.utils.progress import run_progress
 
 __all__ = ["Pipeline"]
 
@@ -50,21 +51,23 @@ class Pipeline:
             raise TypeError("model: expected a CompressedModel (from fastpot.load_model)")
         logger.info("fastpot %s, OpenVINO %s", __version__, ov.get_version())
         start = time.perf_counter()
-        group: list[Algorithm] = []
-        for algo in self._algo_seq:
-            group.append(algo)
-            if algo.change_original_model:
+        total = sum(algo.compute_total_exec_steps(model) for algo in self._algo_seq)
+        with run_progress(total, "quantization", enabled=_progress_wanted()):
+            group: list[Algorithm] = []
+            for algo in self._algo_seq:
+                group.append(algo)
+                if algo.change_original_model:
+                    model = self._run_group(model, group)
+                    group = []
+            if group:
                 model = self._run_group(model, group)
-                group = []
-        if group:
-            model = self._run_group(model, group)
         logger.info("Pipeline finished in %.2f s", time.perf_counter() - start)
         return model
 
     def _run_group(self, model: CompressedModel, group: list[Algorithm]) -> CompressedModel:
         for algo in group:
             algo.register_statistics(model, self.collector)
-        self.collector.compute_statistics(model, print_progress=_progress_wanted())
+        self.collector.compute_statistics(model)
         for algo in group:
             logger.info("Start algorithm: %s", algo.name)
             algo.algo_collector = self.collector
