@@ -290,3 +290,29 @@ def test_one_progress_bar_with_eta_for_the_whole_run(capsys) -> None:
     # ACA pass (64) + merged pass (64) + BC: FP32 pass and 4 dependency levels of 12 samples.
     assert frames[-1].split()[2] == "188/188"
     assert "ETA" in frames[-1]
+
+
+def test_batched_statistics_equal_per_sample_ones_on_a_dynamic_batch_model() -> None:
+    # 200 samples in 50 equal batches of 4: POT's mean-of-batch-means equals the plain mean.
+    dynamic = _model()
+    dynamic.get_model().reshape({"image": [-1, 3, 32, 32]})
+    batched = _minmax({"stat_batch_size": 4}, model=dynamic)
+    single = _minmax({})
+    for op in single.get_model().get_ops():
+        if op.get_type_name() == "FakeQuantize":
+            name = op.get_friendly_name()
+            for a, b in zip(_fq_ranges(batched, name), _fq_ranges(single, name), strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"saturation_fix": "none"}, "saturation_fix"),
+        ({"weights": {"range_estimator": {"max": {"clipping_value": 0.5}}}}, "clipping_value"),
+        ({"preset": "fast"}, "preset"),
+    ],
+)
+def test_unsupported_values_are_named(params, match) -> None:
+    with pytest.raises((ValueError, UnsupportedParameterError), match=match):
+        _minmax(params)

@@ -9,7 +9,7 @@ import numpy as np
 import openvino.opset13 as ops
 
 from fastpot.algorithms._common import single_model, stat_sampler
-from fastpot.algorithms.algorithm import Algorithm
+from fastpot.algorithms.algorithm import Algorithm, UnsupportedParameterError
 from fastpot.algorithms.range_estimator import Estimator, activation_estimators, weight_estimators
 from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS
 from fastpot.graph.fq_insertion import FQPlan, Placement, insert_fake_quantize, plan_fake_quantize
@@ -40,6 +40,13 @@ class MinMaxQuantization(Algorithm):
         if "target_device" not in self._config:
             # POT crashed with "unhashable type: 'Dict'"; say what is missing instead.
             raise ValueError(f"{self.name}: 'target_device' is required in the params")
+        weights_estimator = (self._config.get("weights") or {}).get("range_estimator") or {}
+        for end in ("min", "max"):
+            if (weights_estimator.get(end) or {}).get("clipping_value") is not None:
+                raise UnsupportedParameterError(
+                    f"{self.name}: weights.range_estimator.{end}.clipping_value is not "
+                    "supported by fastpot (clipping applies to activation ranges only)"
+                )
         #: Layers realigned by channel alignment: they get the saturation fix too.
         self.saturate_also: set[str] = set()
         self._plans: dict[str, tuple[FQPlan, dict[str, StatRequest]]] = {}
@@ -127,10 +134,17 @@ class MinMaxQuantization(Algorithm):
             _set_ranges(nodes[name], low, high, low, high)
         ov_model.validate_nodes_and_infer_types()
         self.placement = placement
-        if self._config.get("dump_intermediate_model") and self._config.get("exec_log_dir"):
-            from fastpot.graph.io import save_model  # noqa: PLC0415
+        if self._config.get("dump_intermediate_model"):
+            if not self._config.get("exec_log_dir"):
+                logger.warning(
+                    "%s: dump_intermediate_model needs exec_log_dir (the pot command line "
+                    "sets it); nothing dumped",
+                    self.name,
+                )
+            else:
+                from fastpot.graph.io import save_model  # noqa: PLC0415
 
-            save_model(model, f"{self._config.exec_log_dir}/optimized")
+                save_model(model, f"{self._config.exec_log_dir}/optimized")
         logger.info("%s: %d FakeQuantize nodes", self.name, len(placement.plans))
         return model
 

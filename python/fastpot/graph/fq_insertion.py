@@ -598,6 +598,11 @@ def plan_fake_quantize(
     """
     if not isinstance(scheme, QuantizationScheme):
         scheme = QuantizationScheme.from_params(scheme)
+    if scheme.saturation_fix not in ("first_layer", "all", "no"):
+        raise ValueError(
+            f"saturation_fix: unsupported value {scheme.saturation_fix!r} "
+            "(expected 'first_layer', 'all' or 'no')"
+        )
     if scheme.preset not in _PRESETS:
         raise ValueError(
             f"preset: unsupported value {scheme.preset!r} (expected one of {_PRESETS})"
