@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastpot.algorithms.accuracy_aware import AccuracyAwareQuantization
 from fastpot.algorithms.algorithm import Algorithm, UnsupportedParameterError
 from fastpot.algorithms.bias_correction import BiasCorrection
 from fastpot.algorithms.channel_alignment import ActivationChannelAlignment
@@ -12,6 +13,7 @@ from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS, Registry
 
 __all__ = [
     "COMPRESSION_ALGORITHMS",
+    "AccuracyAwareQuantization",
     "ActivationChannelAlignment",
     "Algorithm",
     "BiasCorrection",

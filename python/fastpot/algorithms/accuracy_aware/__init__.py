@@ -1,0 +1,8 @@
+"""AccuracyAwareQuantization: quantize, then revert the most harmful layers (POT spec 7.6)."""
+
+from __future__ import annotations
+
+from fastpot.algorithms.accuracy_aware.algorithm import AccuracyAwareQuantization
+from fastpot.algorithms.accuracy_aware.statistics_cache import CachingStatisticsCollector
+
+__all__ = ["AccuracyAwareQuantization", "CachingStatisticsCollector"]
