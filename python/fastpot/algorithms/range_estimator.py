@@ -6,21 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fastpot.kernels._validation import AGGREGATIONS
+
 __all__ = ["Estimator", "activation_estimators", "weight_estimators"]
 
 _PRESETS = ("default", "quantile")
 _ESTIMATOR_KEYS = ("type", "aggregator", "outlier_prob", "granularity", "clipping_value")
 _QUANTILE_TYPES = ("quantile", "abs_quantile")
 _TYPES = ("min", "max", "abs_max", "quantile", "abs_quantile")
-_AGGREGATORS = (
-    "mean",
-    "max",
-    "min",
-    "median",
-    "mean_no_outliers",
-    "median_no_outliers",
-    "hl_estimator",
-)
+_AGGREGATORS = AGGREGATIONS  # POT's aggregators are the kernels' (spec 5.3)
 DEFAULT_OUTLIER_PROB = 1e-4
 
 
