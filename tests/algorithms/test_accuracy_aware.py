@@ -210,7 +210,8 @@ def test_reaches_maximal_drop_with_few_evaluations(caplog: pytest.LogCaptureFixt
     assert counts["full_evaluations"] == 2 + len(steps)
     assert counts["statistics_passes"] == 1
     assert engine.stat_runs == 1
-    ranked = sum(len(r["order"]) for r in s["rankings"])
+    # (a ranking of a single group needs no evaluation)
+    ranked = sum(len(r["order"]) for r in s["rankings"] if len(r["order"]) > 1)
     assert counts["subset_evaluations"] == ranked
     assert engine.predicts == counts["full_evaluations"] + counts["subset_evaluations"]
     assert counts["inferred_samples"] == 200 * counts["full_evaluations"] + 50 * ranked
@@ -290,7 +291,12 @@ def test_unreachable_drop_with_given_baseline_returns_best(
     assert s["result"]["drop"]["accuracy"] == pytest.approx(1.05 - best)
     # No full FP32 evaluation: quantized + steps only; FP32 on 100 samples once.
     assert s["counts"]["full_evaluations"] == 1 + len(s["steps"])
-    assert s["counts"]["subset_evaluations"] == 1 + sum(len(r["order"]) for r in s["rankings"])
+    ranked = [len(r["order"]) for r in s["rankings"]]
+    assert s["counts"]["subset_evaluations"] == 1 + sum(n for n in ranked if n > 1)
+    # Of the equally good states, the one with the fewest reverted layers is returned.
+    first_best = next(st for st in s["steps"] if st["metrics"]["accuracy"] == best)
+    assert s["result"]["reverted_layers"] == first_best["all_reverted_layers"]
+    assert len(_fq_names(result.get_model())) == 9 - len(s["result"]["reverted_fake_quantizes"])
     assert all(r["subset_size"] == 50 for r in s["rankings"])
 
 
@@ -545,6 +551,67 @@ def test_caching_collector_runs_one_pass_for_repeated_requests() -> None:
     assert collector.passes == 1
     assert engine.stat_runs == 1
     assert model_fingerprint(a) == model_fingerprint(b)
+
+
+def test_channel_alignment_needs_its_own_pass_and_reverts_exactly() -> None:
+    # signed_zero_channel has a linear conv1 -> 1x1 conv2 pair: ActivationChannelAlignment's
+    # statistics are taken on the unaligned FP32 model (a pass of its own), MinMax's on the
+    # aligned one. The mixed-preset retry reuses both.
+    name = "signed_zero_channel"
+    model = load_model(
+        {"model_name": name, "model": str(ZOO / f"{name}.xml"), "weights": str(ZOO / f"{name}.bin")}
+    )
+    with np.load(ZOO / f"{name}.npz") as d:
+        x = d[d.files[0]].astype(np.float32)
+    fp32_out = _infer(model.get_model(), x)
+    labels = fp32_out.argmax(axis=1)
+    engine = CountingEngine({"device": "CPU"}, _Loader(x, labels), Accuracy())
+    algo = AccuracyAwareQuantization(
+        {
+            "target_device": "CPU",
+            "maximal_drop": 0.0,
+            "max_iter_num": 0,
+            "convert_to_mixed_preset": True,
+            "metrics": [{"name": "accuracy", "baseline_value": 1.01}],
+        },
+        engine,
+    )
+    algo.run(model)
+    s = algo.summary
+    assert [c["name"] for c in s["configurations"]] == ["default", "mixed preset"]
+    assert s["counts"]["statistics_passes"] == 2
+    assert engine.stat_runs == 2
+    assert "channel-alignment pairs need one more pass" in s["counts"]["statistics_note"]
+    assert s["result"]["hit_iteration_limit"] is True
+    assert s["steps"] == []
+    # Reverting every group of the aligned, quantized model gives the FP32 function back
+    # (the realigned conv2 had its weights halved by the saturation fix too).
+    base = DefaultQuantization({"target_device": "CPU"}, engine)
+    base.algo_collector = StatisticsCollector(engine)
+    quantized = base.run(model.copy())
+    info = RevertInfo.from_algorithm(base, quantized.get_model())
+    assert info.saturated == {"conv1", "conv2"}
+    ov_model = quantized.get_model()
+    agnostic = hardware_config("CPU").agnostic
+    while fake_quantize_count(ov_model):
+        fq = candidate_fake_quantizes(ov_model)[0]
+        revert_group(ov_model, fake_quantize_group(ov_model, fq, agnostic), info)
+    np.testing.assert_allclose(_infer(ov_model, x), fp32_out, rtol=1e-5, atol=1e-5)
+
+
+def test_min_max_as_base_algorithm() -> None:
+    algo, result, engine = _run(maximal_drop=0.02, base_algorithm="MinMaxQuantization")
+    s = algo.summary
+    assert s["parameters"]["base_algorithm"] == "MinMaxQuantization"
+    assert s["counts"]["statistics_passes"] == 1
+    assert engine.stat_runs == 1
+    assert s["result"]["reached"] is True
+    assert 1.0 - _accuracy(result) <= 0.02
+
+
+def test_unknown_parameter_warns_with_the_close_name() -> None:
+    with pytest.warns(UserWarning, match="did you mean 'maximal_drop'"):
+        AccuracyAwareQuantization({**BASE, "maximal_dorp": 0.1}, _engine())
 
 
 # ---- files -------------------------------------------------------------------------------------

@@ -437,6 +437,17 @@ class AccuracyAwareQuantization(Algorithm):
             ),
         }
 
+    def _consider(self, state: _State, drops: dict[str, float]) -> None:
+        """Keep `state` if it is the best so far: lowest excess drop, then fewest reverted."""
+        self._evaluations_seen += 1
+        rank = (
+            excess(drops, self._allowed, self._baseline),
+            len(state.reverted_layers),
+            self._evaluations_seen,
+        )
+        if self._best is None or rank < self._best[0]:
+            self._best = (rank, state, dict(drops))
+
     def _record_configuration(
         self, label: str, state: _State, ev: Evaluation, drops: dict[str, float], kept: bool
     ) -> None:
@@ -445,7 +456,7 @@ class AccuracyAwareQuantization(Algorithm):
             {"name": label, "metrics": ev.metrics, "drop": drops, "kept": kept},
         )
         logger.info("%s metrics: %s; accuracy drop: %s", label, ev.metrics, drops)
-        self._evaluated.append((state, drops))
+        self._consider(state, drops)
 
     # ---- run ---------------------------------------------------------------------------------
 
@@ -463,7 +474,9 @@ class AccuracyAwareQuantization(Algorithm):
         self._progress = logging.getLogger("fastpot").isEnabledFor(logging.INFO)
         self.collector = CachingStatisticsCollector(self._engine)
         self._evaluator = Evaluator(self._engine, self._specs, self._progress)
-        self._evaluated: list[tuple[_State, dict[str, float]]] = []
+        # The best state evaluated so far: (rank key, state, drops); only it is kept alive.
+        self._best: tuple[tuple[float, int, int], _State, dict[str, float]] | None = None
+        self._evaluations_seen = 0
         self._quantized_ops: list[str] | None = None
         self._algorithm_passes = 0
         params = {
@@ -671,15 +684,19 @@ class AccuracyAwareQuantization(Algorithm):
             group = fake_quantize_group(ov_model, fq, self._agnostic)
             covered |= set(group.fake_quantizes)
             groups.append((fq, group))
-        scores: dict[str, float] = {}
+        groups_all = list(groups)
+        scores: dict[str, float | None] = {}
+        if len(groups) == 1:  # nothing to compare: no evaluation needed
+            scores[groups[0][0]] = None
+            groups = []
         with Progress(len(groups), f"AA ranking ({metric})", enabled=self._progress) as progress:
             for fq, _group in groups:
                 trial = self._revert(state, fq)
                 metrics = self._evaluator.subset(trial.model, subset, key=trial.key).metrics
                 scores[fq] = spec.comparator(metrics[metric])
                 progress.advance()
-        order = sorted(scores, key=lambda n: (scores[n], n), reverse=True)
-        by_name = dict(groups)
+        order = sorted(scores, key=lambda n: (_score(scores[n]), n), reverse=True)
+        by_name = dict(groups_all)
         self._summary.add(
             "rankings",
             {
@@ -753,15 +770,8 @@ class AccuracyAwareQuantization(Algorithm):
             logger.warning(
                 "AccuracyAwareQuantization could not achieve the required accuracy drop."
             )
-            ranked = sorted(
-                enumerate(self._evaluated),
-                key=lambda e: (
-                    excess(e[1][1], self._allowed, self._baseline),
-                    len(e[1][0].reverted_layers),
-                    e[0],
-                ),
-            )
-            chosen, chosen_drops = ranked[0][1]
+            assert self._best is not None
+            _, chosen, chosen_drops = self._best
             if chosen is not state:
                 logger.info(
                     "Returning the best model evaluated (drop %s, reverted: %s)",
@@ -802,6 +812,10 @@ class AccuracyAwareQuantization(Algorithm):
         return chosen.model
 
 
+def _score(value: float | None) -> float:
+    return -math.inf if value is None else value
+
+
 class _Hooks:
     """Connects :func:`greedy_revert` to real models, evaluations and the summary."""
 
@@ -828,7 +842,7 @@ class _Hooks:
         result = algo._evaluator.full(state.model, key=state.key, per_sample_ids=self.diff)
         algo._per_sample[state.key] = result.per_sample
         drops = algo._drops(result.metrics)
-        algo._evaluated.append((state, drops))
+        algo._consider(state, drops)
         return drops
 
     def fake_quantizes_left(self, state: _State) -> int:
