@@ -534,8 +534,16 @@ def test_grid_search_reuses_the_statistics() -> None:
     # a chain); those passes are that algorithm's work, counted apart.
     assert s["counts"]["bias_correction_passes"] == 4
     assert engine.stat_runs == 2 + 4
+    # "use_fast_bias true" on top of the best first-space point is that point again: 11
+    # quantizations and subset evaluations, not 12.
+    assert points[-2]["point"].endswith("+ use_fast_bias True")
+    assert points[-2]["error"] == min(p["error"] for p in points[:10])
+    assert s["counts"]["subset_evaluations"] == 11
+    assert all(p["metrics"]["accuracy"] == pytest.approx(1 - p["error"]) for p in points)
     assert s["result"]["reached"] is True
     assert 1.0 - _accuracy(result) <= 0.02
+    assert s["result"]["drop"]["accuracy"] == pytest.approx(1.0 - _accuracy(result))
+    print("grid:", [c["name"] for c in s["configurations"]], s["result"]["drop"], s["counts"])
 
 
 def test_caching_collector_runs_one_pass_for_repeated_requests() -> None:

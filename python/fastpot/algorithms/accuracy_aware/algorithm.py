@@ -131,6 +131,23 @@ class _State:
         return out
 
 
+def _config_tag(config: Mapping[str, Any]) -> str:
+    """Identify a grid configuration (``use_fast_bias: true`` is the default)."""
+    plain = {k: v for k, v in config.items() if not (k == "use_fast_bias" and v is True)}
+    return "grid:" + json.dumps(plain, sort_keys=True, default=str)
+
+
+@dataclass
+class _GridPoint:
+    """The best grid point so far."""
+
+    error: float
+    name: str
+    config: dict[str, Any]
+    changes: list[tuple[str, dict[str, Any]]]
+    state: _State
+
+
 def _flag(config: Mapping[str, Any], key: str, default: bool) -> bool:
     value = config.get(key, default)
     if value in ({}, None):
@@ -255,6 +272,10 @@ class AccuracyAwareQuantization(Algorithm):
         per-sample ``value``, a metric direction other than ``higher-better`` /
         ``higher-worse``, an unknown metric name, an unsupported ``target_device`` or a bad
         parameter value.
+    TypeError
+        A parameter of the wrong type (e.g. ``max_iter_num: 2.5``).
+    KeyError
+        An unknown ``base_algorithm``.
     UnsupportedParameterError
         ``annotation_free`` (Accuracy-Checker engine only) or a GNA target.
     """
@@ -509,7 +530,7 @@ class AccuracyAwareQuantization(Algorithm):
         )
         self._original: dict[str, dict[Any, float]] | None = None
         if given:
-            self._baseline = {s.name: float(s.baseline) for s in self._specs}  # type: ignore[arg-type]
+            self._baseline = {s.name: s.baseline for s in self._specs if s.baseline is not None}
             k = int(n * self.metric_subset_ratio)
             seed = int(self._config.get("seed", 0) or 0)
             self._diff_ids = (
@@ -587,10 +608,11 @@ class AccuracyAwareQuantization(Algorithm):
 
     def _hardest_subset(self, state: _State) -> list[Any]:
         per_sample = self._per_sample[state.key]
+        original = self._original
+        assert original is not None
         chosen: list[Any] = []
         rankings = {
-            s.name: self._ranking_ids(self._original[s.name], per_sample[s.name], s)  # type: ignore[index]
-            for s in self._specs
+            s.name: self._ranking_ids(original[s.name], per_sample[s.name], s) for s in self._specs
         }
         position = 0
         size = min(self.ranking_subset_size, len(self._diff_ids))
@@ -608,46 +630,52 @@ class AccuracyAwareQuantization(Algorithm):
         ev = self._evaluator
         subset = self._hardest_subset(state)
         spaces = grid_spaces(config)
-        best: tuple[float, str, dict[str, Any], _State] | None = None
+        best: _GridPoint | None = None
+        seen: dict[str, tuple[dict[str, float], float]] = {}
         points = []
         total = sum(len(s) for s in spaces)
         with Progress(total, "AA grid search", enabled=self._progress) as progress:
-            chosen_changes: list[dict[str, Any]] = []
+            chosen: list[tuple[str, dict[str, Any]]] = []  # best point of the spaces so far
             for space in spaces:
                 for label, change in space:
-                    candidate = apply_changes(config, *chosen_changes, change)
-                    tag = "grid:" + json.dumps(candidate, sort_keys=True, default=str)
-                    trial = self._quantize(model, candidate, tag)
-                    metrics = ev.subset(trial.model, subset, key=tag).metrics
-                    error = float(
-                        np.mean(
-                            [
-                                s.comparator(self._baseline[s.name] - metrics[s.name])
-                                / (abs(self._baseline[s.name]) or 1.0)
-                                for s in self._specs
-                            ]
+                    changes = [*chosen, (label, change)]
+                    candidate = apply_changes(config, *(c for _, c in changes))
+                    name = " + ".join(lbl for lbl, _ in changes)
+                    tag = _config_tag(candidate)
+                    if tag in seen:  # the same configuration as an earlier point
+                        metrics, error = seen[tag]
+                    else:
+                        trial = self._quantize(model, candidate, tag)
+                        metrics = ev.subset(trial.model, subset).metrics
+                        error = float(
+                            np.mean(
+                                [
+                                    s.comparator(self._baseline[s.name] - metrics[s.name])
+                                    / (abs(self._baseline[s.name]) or 1.0)
+                                    for s in self._specs
+                                ]
+                            )
                         )
-                    )
-                    points.append({"point": label, "metrics": metrics, "error": error})
-                    if best is None or error < best[0]:
-                        best = (error, label, change, trial)
-                        best_config = candidate
+                        seen[tag] = (metrics, error)
+                        if best is None or error < best.error:
+                            best = _GridPoint(error, name, candidate, changes, trial)
+                    points.append({"point": name, "metrics": metrics, "error": error})
                     progress.advance()
                 assert best is not None
-                chosen_changes.append(best[2])
+                chosen = best.changes  # the next space builds on the best point so far
         assert best is not None
-        trial = best[3]
+        trial = best.state
         tev = ev.full(trial.model, key=trial.key, per_sample_ids=set(self._diff_ids))
         tdrops = self._drops(tev.metrics)
         better = float(np.mean(list(tdrops.values()))) < float(np.mean(list(drops.values())))
         self._summary.set("grid_search", {"subset_size": len(subset), "points": points})
-        self._record_configuration(f"grid best ({best[1]})", trial, tev, tdrops, kept=better)
+        self._record_configuration(f"grid best: {best.name}", trial, tev, tdrops, kept=better)
         if not better:
             return state, drops, config
         logger.info("Applying the best configuration")
         self._per_sample[trial.key] = tev.per_sample
         self._save(trial)
-        return trial, tdrops, best_config
+        return trial, tdrops, best.config
 
     # ---- greedy reverting --------------------------------------------------------------------
 
