@@ -1,19 +1,32 @@
 """Where should activation statistics be computed? A standalone timing experiment (issue 4).
 
-Runs the ResNet-like benchmark model over the same samples with ``ov.AsyncInferQueue``:
+Runs the ResNet-like benchmark model over the same samples, every variant once per round,
+rounds interleaved so that every ratio compares runs of the same minute (the CI machine is
+a noisy shared 2-vCPU VM):
 
-* ``plain``: the model as it is (the baseline);
+* ``plain``: ``ov.AsyncInferQueue`` on the model as it is (the baseline of every ratio);
 * ``export``: every quantized activation added as a model output (no reduction at all);
-* ``in-graph``: per-sample ``ReduceMin`` and ``Abs -> ReduceMax`` added to the graph, only the
-  scalars leave the plugin;
-* ``host (IEEngine)``: fastpot's engine exporting the activations and reducing them with the
-  C++ kernels into streaming accumulators (DefaultQuantization's statistics).
+* ``in-graph min/max``: per-sample ``ReduceMin`` and ``ReduceMax`` of each activation added
+  to the graph (``abs_max = max(-min, max)``), only the scalars leave the plugin;
+* ``in-graph TopK``: ``ReduceMin`` plus ``Abs -> Reshape [N, -1] -> TopK(k)`` with k the
+  ``ceil(1e-4 n) + 1``-ish values that ``quantile(|x|, 1 - 1e-4)`` needs (exact, in-plugin);
+* ``IEEngine`` ``collect_statistics`` with DefaultQuantization's statistics (min, abs_max)
+  and with the quantile preset's (min, abs_quantile 1 - 1e-4), on the C++ dispatcher and on
+  the Python fallback (``FASTPOT_DISPATCH=0``).
 
-Usage: ``python benchmarks/statistics_placement.py [samples]`` (default 300).
+Usage::
+
+    python benchmarks/statistics_placement.py [samples] [rounds]   # default 300 5
+    python benchmarks/statistics_placement.py --rss                  # peak RSS, 100 vs 1000
 """
 
 from __future__ import annotations
 
+import math
+import os
+import resource
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,25 +45,11 @@ from fastpot.samplers import create_sampler
 from resnet_like import make_resnet_like, make_samples
 
 CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "THROUGHPUT"}
-
-
-def _time_queue(model: ov.Model, samples: np.ndarray, read_outputs: int = 0) -> float:
-    compiled = ov.Core().compile_model(model, "CPU", CONFIG)
-    queue = ov.AsyncInferQueue(compiled)
-    sink: list[float] = []
-
-    def callback(request: ov.InferRequest, _: object) -> None:
-        for i in range(1, 1 + read_outputs):
-            sink.append(float(request.get_output_tensor(i).data.ravel()[0]))
-
-    queue.set_callback(callback)
-    queue.start_async({0: samples[:1]})
-    queue.wait_all()
-    start = time.perf_counter()
-    for i in range(len(samples)):
-        queue.start_async({0: samples[i : i + 1]})
-    queue.wait_all()
-    return time.perf_counter() - start
+Q = 1 - 1e-4
+STATISTICS = {
+    "default": (("min", "min", None), ("abs_max", "mean", None)),
+    "quantile": (("min", "min", None), ("abs_quantile", "mean", Q)),
+}
 
 
 def _activation_outputs(model: ov.Model) -> list[ov.Output]:
@@ -60,64 +59,170 @@ def _activation_outputs(model: ov.Model) -> list[ov.Output]:
     return [g.nodes[key].output(port) for key, port in sources]
 
 
-def _with_results(kind: str) -> tuple[ov.Model, int]:
+def _activation_nodes(model: ov.Model) -> list[str]:
+    placement = plan_fake_quantize(model, {"target_device": "CPU"})
+    g = placement.graph
+    return sorted({g.name(p.source[0]) for p in placement.plans if p.group == "activations"})
+
+
+def _with_results(kind: str) -> ov.Model:
     model = make_resnet_like()
     results = []
     for out in _activation_outputs(model):
-        rank = out.get_partial_shape().rank.get_length()
-        axes = ops.constant(np.arange(1, rank, dtype=np.int64))
+        shape = list(out.get_partial_shape().to_shape())
+        axes = ops.constant(np.arange(1, len(shape), dtype=np.int64))
         if kind == "export":
             results.append(ops.result(out))
-        else:
-            results.append(ops.result(ops.reduce_min(out, axes, False)))
-            results.append(ops.result(ops.reduce_max(ops.abs(out), axes, False)))
+            continue
+        results.append(ops.result(ops.reduce_min(out, axes, False)))
+        if kind == "minmax":
+            results.append(ops.result(ops.reduce_max(out, axes, False)))
+        else:  # topk: the top values quantile(|x|, Q) interpolates between, per sample
+            n = math.prod(shape[1:])
+            k = n - math.floor(Q * (n - 1))
+            flat = ops.reshape(ops.abs(out), ops.constant(np.array([shape[0], -1])), False)
+            top = ops.topk(flat, ops.constant(np.int64(k)), 1, "max", "value")
+            results.append(ops.result(top.output(0)))
     model.add_results(results)
-    return model, len(results)
+    return model
 
 
-def _time_engine(samples: np.ndarray) -> float:
+class _Queue:
+    def __init__(self, model: ov.Model) -> None:
+        self.compiled = ov.Core().compile_model(model, "CPU", CONFIG)
+        self.queue = ov.AsyncInferQueue(self.compiled)
+
+    def __call__(self, samples: np.ndarray) -> float:
+        start = time.perf_counter()
+        for i in range(len(samples)):
+            self.queue.start_async({0: samples[i : i + 1]})
+        self.queue.wait_all()
+        return time.perf_counter() - start
+
+
+class _Loader(DataLoader):
+    def __init__(self, samples: np.ndarray | int) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return self.samples if isinstance(self.samples, int) else len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, None]:
+        if isinstance(self.samples, int):  # generated on the fly: memory stays flat
+            rng = np.random.default_rng(i)
+            return rng.standard_normal((1, 3, 224, 224), dtype=np.float32), None
+        return self.samples[i : i + 1], None
+
+
+class _Engine:
+    def __init__(self, samples: np.ndarray | int, which: str, dispatched: bool) -> None:
+        model = make_resnet_like()
+        self.nodes = _activation_nodes(model)
+        self.engine = IEEngine({"device": "CPU"}, _Loader(samples))
+        self.engine.set_model(CompressedModel([{"model": model}]))
+        self.which = which
+        self.dispatched = dispatched
+        self.callback_seconds = 0.0
+        self(None)  # compile outside the timing
+
+    def __call__(self, _: object) -> float:
+        accumulators = {
+            n: [StatisticAccumulator(s, h, q=q) for s, h, q in STATISTICS[self.which]]
+            for n in self.nodes
+        }
+        os.environ["FASTPOT_DISPATCH"] = "1" if self.dispatched else "0"
+        sampler = create_sampler(self.engine, len(self.engine.data_loader))
+        start = time.perf_counter()
+        self.engine.collect_statistics(accumulators, sampler)
+        elapsed = time.perf_counter() - start
+        assert bool(self.engine._dispatchers) == self.dispatched
+        if self.dispatched:
+            (dispatcher, _), *_ = self.engine._dispatchers.values()
+            self.callback_seconds = dispatcher.callback_seconds
+        return elapsed
+
+
+def timing(n: int, rounds: int) -> None:
+    """Interleaved rounds; per variant the range and median of its per-round ratios."""
+    samples = make_samples(n)
+    variants = {
+        "export": _Queue(_with_results("export")),
+        "in-graph min/max": _Queue(_with_results("minmax")),
+        "in-graph TopK": _Queue(_with_results("topk")),
+        "dispatcher default": _Engine(samples, "default", True),
+        "dispatcher quantile": _Engine(samples, "quantile", True),
+        "fallback default": _Engine(samples, "default", False),
+        "fallback quantile": _Engine(samples, "quantile", False),
+    }
+    plain = _Queue(make_resnet_like())
+    plain(samples[:4])
+    for v in variants.values():
+        if isinstance(v, _Queue):
+            v(samples[:4])
+    ratios: dict[str, list[float]] = {k: [] for k in variants}
+    plains = []
+    for r in range(rounds):
+        base = plain(samples)
+        plains.append(base)
+        line = [f"round {r}: plain {base:.3f} s"]
+        for name, variant in variants.items():
+            ratios[name].append(variant(samples) / base)
+            line.append(f"{name} {ratios[name][-1]:.2f}x")
+        print(" | ".join(line), flush=True)
+    print(f"\n{n} samples, {rounds} rounds; plain {min(plains):.2f}-{max(plains):.2f} s")
+    for name, values in ratios.items():
+        print(
+            f"  {name:22s} {min(values):.2f}-{max(values):.2f}x "
+            f"(median {statistics.median(values):.2f}x)"
+        )
+    for name in ("dispatcher default", "dispatcher quantile"):
+        v = variants[name]
+        assert isinstance(v, _Engine)
+        print(f"  {name}: {v.callback_seconds:.3f} s in the completion callbacks (last round)")
+
+
+def peak_rss(n: int) -> float:
+    """Peak RSS (MB) of one process collecting min/abs_max/abs_quantile over `n` samples."""
+    here = str(Path(__file__).resolve().parent)
+    code = f"import sys; sys.path.insert(0, {here!r}); import statistics_placement as s; s._rss_child({n})"
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def _rss_child(n: int) -> None:
     model = make_resnet_like()
-    placement = plan_fake_quantize(model, {"target_device": "CPU"})
-    g = placement.graph
-    nodes = sorted({g.name(p.source[0]) for p in placement.plans if p.group == "activations"})
-
-    class Loader(DataLoader):
-        def __init__(self) -> None:
-            pass
-
-        def __len__(self) -> int:
-            return len(samples)
-
-        def __getitem__(self, i: int) -> tuple[np.ndarray, None]:
-            return samples[i : i + 1], None
-
-    engine = IEEngine({"device": "CPU"}, Loader())
+    nodes = _activation_nodes(model)
+    engine = IEEngine({"device": "CPU"}, _Loader(n))
     engine.set_model(CompressedModel([{"model": model}]))
     accumulators = {
-        n: [StatisticAccumulator("min", "min"), StatisticAccumulator("abs_max", "mean")]
-        for n in nodes
+        node: [
+            StatisticAccumulator("min", "min"),
+            StatisticAccumulator("abs_max", "mean"),
+            StatisticAccumulator("abs_quantile", "mean", q=Q),
+        ]
+        for node in nodes
     }
-    engine._compile(list(accumulators), True)  # compile outside the timing
-    start = time.perf_counter()
-    engine.collect_statistics(accumulators, create_sampler(engine, len(samples)))
-    return time.perf_counter() - start
+    engine.collect_statistics(accumulators, create_sampler(engine, n))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def main() -> None:
-    """Time every placement twice and print the ratios to plain inference."""
+    """Timing rounds, or ``--rss``: peak RSS at 100 and 1000 samples (both engine paths)."""
+    if "--rss" in sys.argv:
+        for mode in ("1", "0"):
+            os.environ["FASTPOT_DISPATCH"] = mode
+            small, large = peak_rss(100), peak_rss(1000)
+            label = "dispatcher" if mode == "1" else "Python fallback"
+            print(
+                f"{label}: peak RSS {small:.1f} MB (100 samples), {large:.1f} MB (1000 samples),"
+                f" ratio {large / small:.3f}"
+            )
+        return
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    samples = make_samples(n)
-    for _ in range(2):
-        plain = _time_queue(make_resnet_like(), samples)
-        exported, _ = _with_results("export")
-        export = _time_queue(exported, samples)
-        reduced, count = _with_results("in-graph")
-        in_graph = _time_queue(reduced, samples, read_outputs=count)
-        host = _time_engine(samples)
-        print(
-            f"{n} samples: plain {plain:.2f} s | export {export / plain:.2f}x | "
-            f"in-graph {in_graph / plain:.2f}x | host (IEEngine) {host / plain:.2f}x"
-        )
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    timing(n, rounds)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 Group ``statistics_pass|resnet_like xN``: plain ``ov.AsyncInferQueue`` inference of the samples
 (the baseline), and ``IEEngine.collect_statistics`` with DefaultQuantization's statistics
 (per-tensor min and abs_max of every quantized activation) and with the quantile preset's
-(abs_quantile 1 - 1e-4 instead of abs_max). Each engine case first checks its statistics on
-a few samples against a plain synchronous loop with NumPy, then is timed.
+(abs_quantile 1 - 1e-4 instead of abs_max), each on the C++ dispatcher (``fastpot._dispatch``,
+the default) and on the Python fallback (``FASTPOT_DISPATCH=0``). Each engine case first
+checks its statistics on a few samples against a plain synchronous loop with NumPy, then is
+timed. The dispatcher cases fail if the dispatcher does not load (no silent fallback).
 """
 
 from __future__ import annotations
@@ -42,10 +44,18 @@ SAMPLES = 8 if os.environ.get("FASTPOT_BENCH_SMALL") else 300
 GROUP = f"statistics_pass|resnet_like x{SAMPLES}"
 BASELINE = "plain AsyncInferQueue"
 CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "THROUGHPUT"}
-ESTIMATORS = {
-    "IEEngine default statistics": (("min", "min", None), ("abs_max", "mean", None)),
-    "IEEngine quantile statistics": (("min", "min", None), ("abs_quantile", "mean", 1 - 1e-4)),
+STATISTICS = {
+    "default": (("min", "min", None), ("abs_max", "mean", None)),
+    "quantile": (("min", "min", None), ("abs_quantile", "mean", 1 - 1e-4)),
 }
+# case -> (statistics, dispatcher?)
+ESTIMATORS = {
+    "IEEngine default statistics": ("default", True),
+    "IEEngine quantile statistics": ("quantile", True),
+    "IEEngine default statistics (Python fallback)": ("default", False),
+    "IEEngine quantile statistics (Python fallback)": ("quantile", False),
+}
+ROUNDS = 5
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +86,20 @@ def _engine(model: ov.Model, samples: np.ndarray) -> IEEngine:
 
 def _engine_pass(engine: IEEngine, nodes: list[str], case: str):
     """One statistics pass with fresh accumulators (the compiled model is cached)."""
+    statistics, dispatched = ESTIMATORS[case]
     accumulators = {
-        n: [StatisticAccumulator(s, h, q=q) for s, h, q in ESTIMATORS[case]] for n in nodes
+        n: [StatisticAccumulator(s, h, q=q) for s, h, q in STATISTICS[statistics]] for n in nodes
     }
-    engine.collect_statistics(accumulators, create_sampler(engine, len(engine.data_loader)))
+    previous = os.environ.get("FASTPOT_DISPATCH")
+    os.environ["FASTPOT_DISPATCH"] = "1" if dispatched else "0"
+    try:
+        engine.collect_statistics(accumulators, create_sampler(engine, len(engine.data_loader)))
+    finally:
+        if previous is None:
+            del os.environ["FASTPOT_DISPATCH"]
+        else:
+            os.environ["FASTPOT_DISPATCH"] = previous
+    assert bool(engine._dispatchers) == dispatched, "dispatcher use differs from the case"
     return accumulators
 
 
@@ -126,4 +146,4 @@ def test_statistics_pass(benchmark, setup, case: str) -> None:
         def run() -> None:
             _engine_pass(engine, nodes, case)
 
-    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)

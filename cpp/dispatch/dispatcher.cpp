@@ -28,7 +28,8 @@ array_view view_of(const ov::Tensor& t) {
   dtype type = dtype::float32;
   if (t.get_element_type() == ov::element::f16) type = dtype::float16;
   else if (t.get_element_type() == ov::element::f64) type = dtype::float64;
-  std::vector<std::int64_t> shape(t.get_shape().begin(), t.get_shape().end());
+  const ov::Shape dims = t.get_shape();  // by value: one copy, then its iterators
+  std::vector<std::int64_t> shape(dims.begin(), dims.end());
   return array_view::contiguous(t.data(), type, std::move(shape));
 }
 
@@ -205,7 +206,8 @@ void dispatcher::on_complete(slot& s, std::exception_ptr error) noexcept {
       const ov::Tensor b = s.request.get_output_tensor(f.b);
       if (a.get_shape() != b.get_shape())
         throw std::runtime_error("abs_max: min and max outputs differ in shape");
-      std::vector<std::int64_t> shape(a.get_shape().begin(), a.get_shape().end());
+      const ov::Shape dims = a.get_shape();
+      std::vector<std::int64_t> shape(dims.begin(), dims.end());
       if (a.get_element_type() == ov::element::f64) {
         scratch64.resize(a.get_size());
         neg_max(a.data<const double>(), b.data<const double>(), a.get_size(), scratch64.data());

@@ -81,7 +81,7 @@ class dispatcher {
   std::int64_t submitted() const { return submitted_; }
   // Requests started and not reclaimed yet (running, or finished but not waited for).
   int in_flight() const;
-  double callback_seconds() const { return callback_ns_.load() * 1e-9; }
+  double callback_seconds() const { return static_cast<double>(callback_ns_.load()) * 1e-9; }
   std::string first_error() const;
 
  private:

@@ -170,6 +170,54 @@ def test_dispatcher_equals_a_synchronous_reference_loop_and_the_fallback(
             np.testing.assert_array_equal(a.result(), b.result(), err_msg=f"{node} {a.stat}")
 
 
+@pytest.mark.parametrize("requests", [1, 2])
+def test_batches_of_a_dynamic_batch_model(requests: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of 4 (and a ragged last one of 2) on a model with a dynamic batch axis."""
+    model = _model("plain_cnn")
+    model.get_model().reshape({"image": [-1, 3, 32, 32]})
+    engine = IEEngine({"device": "CPU", "stat_requests_number": requests}, ZooLoader("plain_cnn"))
+    engine.set_model(model)
+    names = ["conv1/relu", "conv3/relu"]
+    make = lambda: {
+        n: [
+            StatisticAccumulator(s, h, channel_axis=a, q=q)
+            for a in (None, 1)
+            for s, h, q in ESTIMATORS
+        ]
+        for n in names
+    }
+    accs = make()
+    engine.collect_statistics(accs, create_sampler(engine, SAMPLES, batch_size=4))
+    assert engine._dispatchers
+    expected = _reference_outputs("plain_cnn", names)
+    for node, group in accs.items():
+        batches = [np.concatenate(expected[node][i : i + 4]) for i in range(0, SAMPLES, 4)]
+        for acc in group:
+            assert acc.batches == 3
+            label = f"{node} {acc.stat}/{acc.how} axis={acc.channel_axis}"
+            got = acc.result()
+            if acc.how == "mean":  # POT's mean of per-batch means
+                means = [
+                    reference.reduce_per_sample(b, acc.stat, acc.channel_axis, acc.q or 0.0)
+                    .reshape(len(b), -1)
+                    .astype(np.float64)
+                    .mean(axis=0)
+                    for b in batches
+                ]
+                want = np.mean(means, axis=0).astype(np.float32)
+                want = want.reshape(()) if acc.channel_axis is None else want
+                np.testing.assert_allclose(got, want, rtol=2e-6, err_msg=label)
+            else:
+                want = _expected(acc, batches)
+                np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7, err_msg=label)
+    monkeypatch.setenv("FASTPOT_DISPATCH", "0")
+    fallback = make()
+    engine.collect_statistics(fallback, create_sampler(engine, SAMPLES, batch_size=4))
+    for node in accs:
+        for a, b in zip(accs[node], fallback[node], strict=True):
+            np.testing.assert_array_equal(a.result(), b.result(), err_msg=f"{node} {a.stat}")
+
+
 def test_async_folding_is_deterministic_with_many_requests() -> None:
     """Batches complete in any order; the accumulators fold them in sample order."""
     name = "mobilenet_like"
