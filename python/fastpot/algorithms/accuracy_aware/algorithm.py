@@ -698,11 +698,8 @@ class AccuracyAwareQuantization(Algorithm):
         revert_group(work.get_model(), group, state.info)
         return _State(work, state.variant, state.info, (*state.groups, group))
 
-    def _importance(self, state: _State, metric: str) -> list[str]:
-        spec = self._spec(metric)
-        per_sample = self._per_sample[state.key]
-        assert self._original is not None
-        subset = self._ranking_ids(self._original[metric], per_sample[metric], spec)
+    def _groups(self, state: _State) -> list[tuple[str, RevertGroup]]:
+        """Candidate groups of `state`: each FQ not in an earlier group starts one."""
         ov_model = state.model.get_model()
         groups: list[tuple[str, RevertGroup]] = []
         covered: set[str] = set()
@@ -712,6 +709,14 @@ class AccuracyAwareQuantization(Algorithm):
             group = fake_quantize_group(ov_model, fq, self._agnostic)
             covered |= set(group.fake_quantizes)
             groups.append((fq, group))
+        return groups
+
+    def _importance(self, state: _State, metric: str) -> list[str]:
+        spec = self._spec(metric)
+        per_sample = self._per_sample[state.key]
+        assert self._original is not None
+        subset = self._ranking_ids(self._original[metric], per_sample[metric], spec)
+        groups = self._groups(state)
         groups_all = list(groups)
         scores: dict[str, float | None] = {}
         if len(groups) == 1:  # nothing to compare: no evaluation needed
@@ -752,7 +757,7 @@ class AccuracyAwareQuantization(Algorithm):
         )
         logger.info("Changing fake quantize nodes scope")
         hooks = _Hooks(self, set(self._diff_ids))
-        total = min(self.max_iter_num, max(len(candidate_fake_quantizes(ov_model)), 1))
+        total = min(self.max_iter_num, len(self._groups(state)))
         progress = Progress(total, "AA reverting", enabled=self._progress)
 
         def on_step(step: Step) -> None:
@@ -766,7 +771,7 @@ class AccuracyAwareQuantization(Algorithm):
                     "fake_quantize": step.fake_quantize,
                     "reverted_fake_quantizes": list(group.fake_quantizes),
                     "reverted_layers": list(group.layers),
-                    "metrics": self._evaluator._memo[s.key].metrics,
+                    "metrics": self._evaluator.result(s.key).metrics,
                     "drop": step.drops,
                     "action": step.action,
                     "all_reverted_layers": s.reverted_layers,
@@ -825,7 +830,7 @@ class AccuracyAwareQuantization(Algorithm):
                 "configuration": chosen.variant
                 if not chosen.variant.startswith("grid:")
                 else "grid",
-                "metrics": self._evaluator._memo[chosen.key].metrics,
+                "metrics": self._evaluator.result(chosen.key).metrics,
                 "drop": chosen_drops,
                 "reverted_layers": reverted,
                 "reverted_fake_quantizes": [n for g in chosen.groups for n in g.fake_quantizes],

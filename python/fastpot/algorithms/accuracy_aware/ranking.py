@@ -194,12 +194,18 @@ class Evaluator:
         """Number of items in the engine's data loader."""
         return len(self.engine.data_loader)
 
-    def _predict(self, model: Any, sampler: Any, per_sample: bool) -> tuple[Any, float]:
+    def result(self, key: Hashable) -> Evaluation:
+        """Return the full evaluation memoised under `key`."""
+        return self._memo[key]
+
+    def _predict(
+        self, model: Any, sampler: Any, per_sample: bool, progress: bool
+    ) -> tuple[Any, float]:
         self.engine.calculate_metrics = True
         start = time.perf_counter()
         self.engine.set_model(model)
         metrics, _ = self.engine.predict(
-            sampler=sampler, metric_per_sample=per_sample, print_progress=self.print_progress
+            sampler=sampler, metric_per_sample=per_sample, print_progress=progress
         )
         elapsed = time.perf_counter() - start
         self.seconds += elapsed
@@ -218,7 +224,9 @@ class Evaluator:
             self.full_reused += 1
             return self._memo[key]
         sampler = create_sampler(self.engine, list(range(self.dataset_size)))
-        (entries, averages), elapsed = self._predict(model, sampler, per_sample=True)
+        (entries, averages), elapsed = self._predict(
+            model, sampler, per_sample=True, progress=self.print_progress
+        )
         self.full_evaluations += 1
         self.samples += self.dataset_size
         table = _per_sample(entries, self.names)
@@ -244,7 +252,8 @@ class Evaluator:
         if memo_key is not None and memo_key in self._subset_memo:
             return Evaluation(self._subset_memo[memo_key])
         sampler = create_sampler(self.engine, list(indices))
-        result, _ = self._predict(model, sampler, per_sample=per_sample)
+        # Silent: subset evaluations are counted by the caller's progress bar.
+        result, _ = self._predict(model, sampler, per_sample=per_sample, progress=False)
         self.subset_evaluations += 1
         self.samples += len(indices)
         if per_sample:
