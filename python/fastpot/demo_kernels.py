@@ -63,7 +63,7 @@ def run_demo(backend: str = "auto", compare: bool = False) -> int:
     elapsed = time.perf_counter() - start
 
     samples = next(iter(arrays.values())).shape[0]
-    print(f"fastpot demo: {len(arrays)} tensors x {samples} samples, backend {chosen}")
+    print(f"fastpot demo-kernels: {len(arrays)} tensors x {samples} samples, backend {chosen}")
     header = (
         f"{'tensor':<12} {'shape':<16} {'performance (symmetric)':>26} {'mixed (asymmetric)':>26}"
     )

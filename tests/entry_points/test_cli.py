@@ -374,3 +374,13 @@ def test_bad_data_source(capsys, zoo: Path, tmp_path: Path) -> None:
     assert "holds no readable images" in err
     err = _error(capsys, _q_args(zoo, tmp_path / "missing", tmp_path / "o"), 1)
     assert "data_source does not exist" in err
+
+
+def test_run_error_is_reported_and_kept_in_the_log(capsys, tmp_path: Path, image_folder) -> None:
+    out = tmp_path / "o"
+    argv = _q_args(tmp_path, image_folder, out, "-d")  # tmp_path/plain_cnn.xml does not exist
+    err = _error(capsys, argv, 1)
+    assert "plain_cnn.xml" in err
+    log = (out / "log.txt").read_text()
+    assert "ERROR:fastpot.cli:" in log
+    assert "plain_cnn.xml" in log

@@ -269,6 +269,12 @@ def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
     root.addHandler(file_handler)
     try:
         models = _quantize(config, run_dir, args, list(argv))
+    except Exception as exc:
+        # The console gets the message from main(); log.txt keeps it with the run.
+        file_handler.handle(
+            logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "%s", (exc,), None)
+        )
+        raise
     finally:
         root.removeHandler(file_handler)
         file_handler.close()
