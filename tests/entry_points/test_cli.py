@@ -333,6 +333,7 @@ def _config(zoo: Path, **changes: object) -> dict:
         ({"engine": {"type": "accuracy_checker"}}, "Use the simplified engine"),
         ({"engine__type": "simplifed"}, "did you mean 'simplified'?"),
         ({"engine__central_fraction": 1.5}, "central_fraction: 1.5 must be in (0, 1]"),
+        ({"engine__data_source": None}, "engine.data_source: the simplified engine needs"),
         ({"compression__algorithms": []}, "non-empty list"),
         ({"engine": None}, "missing section 'engine'"),
         ({"model__weights": None}, "model: missing key 'weights'"),

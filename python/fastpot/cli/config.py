@@ -255,6 +255,14 @@ def _check_engine(engine: Any, source: str | None) -> None:
             _where(source, f"engine.type: unknown engine {engine_type!r}{hint} (valid: simplified)")
         )
     check_keys(engine, _ENGINE_KEYS, "engine", source)
+    if not engine.get("data_source"):
+        raise ConfigError(
+            _where(
+                source,
+                "engine.data_source: the simplified engine needs an image folder or a .txt list "
+                "of images (or pass --data-source)",
+            )
+        )
     if "central_fraction" in engine:
         fraction = engine["central_fraction"]
         if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
