@@ -509,6 +509,59 @@ def test_reverting_every_group_gives_the_fp32_model() -> None:
     assert {layer.name for layer in find_layers(model)} == {"conv1", "conv2", "conv3", "fc"}
 
 
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("residual_concat", {}),
+        ("mobilenet_like", {"saturation_fix": "all", "use_fast_bias": False}),
+        ("transformer_block", {"model_type": "transformer"}),
+        ("two_input", {"preset": "mixed"}),
+        ("conv_nobias_bn", {}),
+    ],
+)
+def test_reverting_every_group_gives_fp32_across_the_zoo(name: str, params: dict) -> None:
+    # Concat/residual sharing, depthwise convolutions with every layer saturation-fixed and
+    # BiasCorrection, a transformer, two inputs, unfused BatchNorm: reverting group after
+    # group until no FakeQuantize is left restores the FP32 function exactly.
+    model = load_model(
+        {"model_name": name, "model": str(ZOO / f"{name}.xml"), "weights": str(ZOO / f"{name}.bin")}
+    )
+    with np.load(ZOO / f"{name}.npz") as d:
+        arrays = {k: d[k][:48] for k in d.files}
+
+    class Loader(DataLoader):
+        def __init__(self) -> None:  # no config needed
+            pass
+
+        def __len__(self) -> int:
+            return 48
+
+        def __getitem__(self, i: int):
+            return {k: v[i : i + 1] for k, v in arrays.items()}, None
+
+    engine = IEEngine({"device": "CPU"}, Loader())
+    base = DefaultQuantization({"target_device": "CPU", **params}, engine)
+    base.algo_collector = StatisticsCollector(engine)
+    quantized = base.run(model.copy())
+    info = RevertInfo.from_algorithm(base, quantized.get_model())
+    ov_model = quantized.get_model()
+    agnostic = hardware_config("CPU").agnostic
+    groups = 0
+    while fake_quantize_count(ov_model):
+        fq = candidate_fake_quantizes(ov_model)[0]
+        revert_group(ov_model, fake_quantize_group(ov_model, fq, agnostic), info)
+        groups += 1
+    assert groups > 1
+
+    def outputs(m: ov.Model) -> np.ndarray:
+        compiled = ov.Core().compile_model(m, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        return np.concatenate(
+            [compiled({k: v[i : i + 1] for k, v in arrays.items()})[0] for i in range(48)]
+        )
+
+    np.testing.assert_array_equal(outputs(ov_model), outputs(model.get_model()))
+
+
 # ---- statistics are collected once ---------------------------------------------------------
 
 
