@@ -313,6 +313,22 @@ def plain_ir() -> tuple[str, str]:
     return str(ZOO / "plain_cnn.xml"), str(ZOO / "plain_cnn.bin")
 
 
+def test_bad_item_shape_on_a_dynamic_model_names_the_sample_and_input() -> None:
+    """Shapes of dynamic inputs are checked by the dispatcher itself."""
+    model = _model("plain_cnn")
+    model.get_model().reshape({"image": [-1, 3, 32, 32]})
+    loader = BrokenLoader("shape")
+    engine = IEEngine({"device": "CPU", "stat_requests_number": 2}, loader)
+    engine.set_model(model)
+    accs = {"conv1/relu": [StatisticAccumulator("min", "min")]}
+    with pytest.raises(
+        ValueError, match=r"items 5\.\.5: model input '.*' has the shape \[\?,3,32,32\], the batch"
+    ):
+        engine.collect_statistics(accs, create_sampler(engine, 8))
+    (dispatcher, _), *_ = engine._dispatchers.values()
+    assert dispatcher.in_flight == 0
+
+
 def test_direct_use_keeps_outputs_in_order_and_reports_errors(plain_ir) -> None:
     from fastpot import _dispatch
 

@@ -257,7 +257,11 @@ class IEEngine(Engine):
                 per_input[target.name].append(self._sample_array(index, target, data))
         inputs = {}
         for spec in self._inputs:
-            stacked = np.stack(per_input[spec.name], axis=self._batch_dim)
+            arrays = per_input[spec.name]
+            if len(arrays) == 1:  # a view, not a copy (the request copies its input anyway)
+                stacked = np.expand_dims(arrays[0], axis=self._batch_dim)
+            else:
+                stacked = np.stack(arrays, axis=self._batch_dim)
             if spec.static_shape is not None and list(stacked.shape) != spec.static_shape:
                 first = batch[0][0]
                 raise ValueError(
