@@ -85,6 +85,7 @@ _ACCURACY_AWARE = (
     "metrics",
     "annotation_free",
     "annotation_conf_threshold",
+    "intermediate_dir",  # fastpot's: where intermediate models go (POT: the CWD)
 )
 # Algorithm -> the parameters a config file may give it (spec 9.2's whitelist).
 ALGORITHM_PARAMS: dict[str, tuple[str, ...]] = {

@@ -12,6 +12,7 @@ from fastpot import __version__
 from fastpot.algorithms.algorithm import Algorithm
 from fastpot.graph.model import CompressedModel
 from fastpot.statistics.collector import StatisticsCollector
+from fastpot.utils.logger import progress_wanted
 from fastpot.utils.progress import run_progress
 
 __all__ = ["Pipeline"]
@@ -52,7 +53,7 @@ class Pipeline:
         logger.info("fastpot %s, OpenVINO %s", __version__, ov.get_version())
         start = time.perf_counter()
         total = sum(algo.compute_total_exec_steps(model) for algo in self._algo_seq)
-        with run_progress(total, "quantization", enabled=_progress_wanted()):
+        with run_progress(total, "quantization", enabled=progress_wanted()):
             group: list[Algorithm] = []
             for algo in self._algo_seq:
                 group.append(algo)
@@ -79,9 +80,5 @@ class Pipeline:
         """Metrics of `model` on the engine's whole data set (None without a metric)."""
         self._engine.calculate_metrics = True
         self._engine.set_model(model)
-        metrics, _ = self._engine.predict(print_progress=_progress_wanted())
+        metrics, _ = self._engine.predict(print_progress=progress_wanted())
         return metrics
-
-
-def _progress_wanted() -> bool:
-    return logging.getLogger("fastpot").isEnabledFor(logging.INFO)

@@ -25,6 +25,7 @@ __all__ = [
     "init_logger",
     "is_initialized",
     "progress_bar_enabled",
+    "progress_wanted",
     "reset_logger",
 ]
 
@@ -140,6 +141,11 @@ def is_initialized() -> bool:
 def progress_bar_enabled() -> bool:
     """Whether :func:`init_logger` was called with ``progress_bar=True``."""
     return _state.progress_bar
+
+
+def progress_wanted() -> bool:
+    """Whether long runs should draw progress bars: ``--progress-bar``, or INFO logging."""
+    return progress_bar_enabled() or logging.getLogger(ROOT_NAME).isEnabledFor(logging.INFO)
 
 
 def reset_logger() -> None:

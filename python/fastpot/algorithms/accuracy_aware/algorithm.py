@@ -67,6 +67,7 @@ from fastpot.graph.hardware import hardware_config
 from fastpot.graph.io import save_model
 from fastpot.graph.model import CompressedModel
 from fastpot.statistics.collector import StatisticsCollector
+from fastpot.utils.logger import progress_wanted
 from fastpot.utils.progress import Progress
 
 __all__ = ["AA_PARAMS", "AccuracyAwareQuantization"]
@@ -492,7 +493,7 @@ class AccuracyAwareQuantization(Algorithm):
             )
             return model
         start = time.perf_counter()
-        self._progress = logging.getLogger("fastpot").isEnabledFor(logging.INFO)
+        self._progress = progress_wanted()
         self.collector = CachingStatisticsCollector(self._engine)
         self._evaluator = Evaluator(self._engine, self._specs, self._progress)
         # The best state evaluated so far: (rank key, state, drops); only it is kept alive.
