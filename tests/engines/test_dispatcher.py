@@ -46,6 +46,8 @@ ESTIMATORS = (
     ("quantile", "mean", 1e-4),
     ("quantile", "median_no_outliers", Q),
     ("abs_quantile", "mean", Q),
+    ("abs_quantile", "max", Q),  # per-sample quantiles are np.quantile's bits
+    ("quantile", "min", 1e-4),
     ("abs_quantile", "mean_no_outliers", Q),
     ("max", "hl_estimator", None),
 )
