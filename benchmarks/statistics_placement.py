@@ -1,8 +1,8 @@
 """Where should activation statistics be computed? A standalone timing experiment (issue 4).
 
-Runs the ResNet-like benchmark model over the same samples, every variant once per round,
-rounds interleaved so that every ratio compares runs of the same minute (the CI machine is
-a noisy shared 2-vCPU VM):
+Runs the ResNet-like benchmark model over the same samples; every variant runs in its own
+process, alternating with plain inference round by round, so that every ratio compares runs
+of the same minute (the CI machine is a noisy shared 2-vCPU VM):
 
 * ``plain``: ``ov.AsyncInferQueue`` on the model as it is (the baseline of every ratio);
 * ``export``: every quantized activation added as a model output (no reduction at all);
@@ -142,51 +142,68 @@ class _Engine:
         return elapsed
 
 
-def timing(n: int, rounds: int) -> None:
-    """Interleaved rounds; per variant the range and median of its per-round ratios.
+VARIANTS = (
+    "export",
+    "in-graph min/max",
+    "in-graph TopK",
+    "dispatcher default",
+    "dispatcher quantile",
+    "fallback default",
+    "fallback quantile",
+)
 
-    Two ratios per variant: wall time (what the issue's targets are about) and the process's
-    CPU time (all threads; far less sensitive to other load on a shared machine).
-    """
+
+def _variant(name: str, samples: np.ndarray) -> _Queue | _Engine:
+    kinds = {"export": "export", "in-graph min/max": "minmax", "in-graph TopK": "topk"}
+    if name in kinds:
+        queue = _Queue(_with_results(kinds[name]))
+        queue(samples[:4])
+        return queue
+    path, which = name.split()
+    return _Engine(samples, which, path == "dispatcher")
+
+
+def _pair_child(name: str, n: int, rounds: int) -> None:
+    """One variant against plain inference, interleaved rounds; prints ``wall cpu`` ratios."""
     samples = make_samples(n)
-    variants = {
-        "export": _Queue(_with_results("export")),
-        "in-graph min/max": _Queue(_with_results("minmax")),
-        "in-graph TopK": _Queue(_with_results("topk")),
-        "dispatcher default": _Engine(samples, "default", True),
-        "dispatcher quantile": _Engine(samples, "quantile", True),
-        "fallback default": _Engine(samples, "default", False),
-        "fallback quantile": _Engine(samples, "quantile", False),
-    }
     plain = _Queue(make_resnet_like())
     plain(samples[:4])
-    for v in variants.values():
-        if isinstance(v, _Queue):
-            v(samples[:4])
-    wall: dict[str, list[float]] = {k: [] for k in variants}
-    cpu: dict[str, list[float]] = {k: [] for k in variants}
-    plains = []
-    for r in range(rounds):
+    variant = _variant(name, samples)
+    for _ in range(rounds):
         base, base_cpu = plain(samples)
-        plains.append(base)
-        line = [f"round {r}: plain {base:.3f} s ({base_cpu:.2f} s CPU)"]
-        for name, variant in variants.items():
-            t, c = variant(samples)
-            wall[name].append(t / base)
-            cpu[name].append(c / base_cpu)
-            line.append(f"{name} {wall[name][-1]:.2f}x ({cpu[name][-1]:.2f}x CPU)")
-        print(" | ".join(line), flush=True)
-    print(f"\n{n} samples, {rounds} rounds; plain {min(plains):.2f}-{max(plains):.2f} s")
-    for name in variants:
-        w, c = wall[name], cpu[name]
-        print(
-            f"  {name:22s} wall {min(w):.2f}-{max(w):.2f}x (median {statistics.median(w):.2f}x)"
-            f" | CPU {min(c):.2f}-{max(c):.2f}x (median {statistics.median(c):.2f}x)"
+        t, c = variant(samples)
+        print(f"{t / base} {c / base_cpu} {base}", flush=True)
+    if isinstance(variant, _Engine) and variant.dispatched:
+        print(f"callbacks {variant.callback_seconds}")
+
+
+def timing(n: int, rounds: int) -> None:
+    """Every variant in its own process against plain inference, rounds interleaved.
+
+    Two ratios per variant: wall time (what the issue's targets are about) and the process's
+    CPU time (all threads; far less sensitive to other load on a shared machine). One process
+    per variant: compiled models of other variants alive in the same process (their stream
+    threads and memory) measurably slowed whichever variant ran next.
+    """
+    here = str(Path(__file__).resolve().parent)
+    print(f"{n} samples, {rounds} rounds per variant (ratio to plain inference, same process)")
+    for name in VARIANTS:
+        code = (
+            f"import sys; sys.path.insert(0, {here!r}); import statistics_placement as s; "
+            f"s._pair_child({name!r}, {n}, {rounds})"
         )
-    for name in ("dispatcher default", "dispatcher quantile"):
-        v = variants[name]
-        assert isinstance(v, _Engine)
-        print(f"  {name}: {v.callback_seconds:.3f} s in the completion callbacks (last round)")
+        lines = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        ).stdout.splitlines()
+        rows = [tuple(map(float, line.split())) for line in lines if line[0].isdigit()]
+        wall, cpu, plain = zip(*rows, strict=True)
+        extra = "".join(f", {line} s" for line in lines if line.startswith("callbacks"))
+        print(
+            f"  {name:20s} wall {min(wall):.2f}-{max(wall):.2f}x (median "
+            f"{statistics.median(wall):.2f}x) | CPU {min(cpu):.2f}-{max(cpu):.2f}x (median "
+            f"{statistics.median(cpu):.2f}x) | plain {min(plain):.2f}-{max(plain):.2f} s{extra}",
+            flush=True,
+        )
 
 
 def peak_rss(n: int) -> float:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +125,18 @@ def _check(model: ov.Model, samples: np.ndarray, nodes: list[str], case: str) ->
             np.testing.assert_allclose(float(acc.result()), want[acc.stat], rtol=1e-5)
 
 
+def _plain(model: ov.Model, samples: np.ndarray):
+    compiled = ov.Core().compile_model(model, "CPU", CONFIG)
+
+    def run() -> None:
+        queue = ov.AsyncInferQueue(compiled)
+        for i in range(len(samples)):
+            queue.start_async({0: samples[i : i + 1]})
+        queue.wait_all()
+
+    return run
+
+
 @pytest.mark.parametrize("case", [BASELINE, *ESTIMATORS])
 def test_statistics_pass(benchmark, setup, case: str) -> None:
     model, samples, nodes = setup
@@ -130,20 +144,33 @@ def test_statistics_pass(benchmark, setup, case: str) -> None:
     benchmark.extra_info.update(
         entry=case, kind="peer" if case == BASELINE else "backend", baseline=BASELINE
     )
+    plain = _plain(model, samples)
     if case == BASELINE:
-        compiled = ov.Core().compile_model(model, "CPU", CONFIG)
+        benchmark.pedantic(plain, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+        return
+    _check(model, samples, nodes, case)
+    engine = _engine(model, samples)
+    # Before every round (untimed) the plain pass runs once more, so each engine round has a
+    # baseline of the same minute: extra_info["ratio_to_plain"] is the median of the
+    # per-round ratios, far steadier than a ratio of medians taken minutes apart.
+    plain_times: list[float] = []
 
-        def run() -> None:
-            queue = ov.AsyncInferQueue(compiled)
-            for i in range(len(samples)):
-                queue.start_async({0: samples[i : i + 1]})
-            queue.wait_all()
+    def timed_plain() -> None:
+        start = time.perf_counter()
+        plain()
+        plain_times.append(time.perf_counter() - start)
 
-    else:
-        _check(model, samples, nodes, case)
-        engine = _engine(model, samples)
-
-        def run() -> None:
-            _engine_pass(engine, nodes, case)
-
-    benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(
+        lambda: _engine_pass(engine, nodes, case),
+        setup=timed_plain,
+        rounds=ROUNDS,
+        iterations=1,
+        warmup_rounds=1,
+    )
+    stats = getattr(benchmark, "stats", None)
+    data = list(getattr(getattr(stats, "stats", None), "data", []) or [])
+    if data:  # timing disabled (--benchmark-disable) records no rounds
+        pairs = zip(data, plain_times[-len(data) :], strict=True)
+        ratios = sorted(t / base for t, base in pairs)
+        benchmark.extra_info["ratio_to_plain"] = statistics.median(ratios)
+        benchmark.extra_info["ratios_to_plain"] = ratios
