@@ -499,7 +499,8 @@ class IEEngine(Engine):
         ``min``/``max``/``abs_max`` accumulators (per tensor, or per channel on axis 1) are
         fed from in-graph ``ReduceMin``/``ReduceMax`` results (exact, and far less memory
         traffic than exporting the activation; ``abs_max = max(-min, max)``); every other
-        statistic reads the exported tensor.
+        statistic reads the exported tensor. As with POT's in-graph statistics, NaN
+        activations do not give NaN there: OpenVINO's CPU reductions do not propagate NaN.
 
         With ``fastpot._dispatch`` and C++ accumulators (the default backend) the batches
         are reduced into the accumulators inside the inference callbacks, in C++, and folded
