@@ -180,6 +180,13 @@ class IEEngine(Engine):
         _, kind, name, port, per_channel = key
         output = ops[name].output(port)
         rank = output.get_partial_shape().rank.get_length()
+        if kind == "mean":
+            # Per-channel means keep their dims ([N, C, 1, ...] or [N, 1, ..., C]), so the
+            # caller's accumulator, with its own channel axis, reads them unchanged.
+            channel = int(per_channel)
+            axes = opset.constant(np.array([a for a in range(1, rank) if a != channel], np.int64))
+            model.add_results([opset.result(opset.reduce_mean(output, axes, True))])
+            return len(model.outputs) - 1
         axes = opset.constant(np.arange(2 if per_channel else 1, rank, dtype=np.int64))
         reduce = opset.reduce_min if kind == "min" else opset.reduce_max
         model.add_results([opset.result(reduce(output, axes, False))])
@@ -534,6 +541,12 @@ class IEEngine(Engine):
                 in_graph = stat in ("min", "max", "abs_max") and (
                     (axis is None and rank >= 2) or (per_channel and rank >= 3)
                 )
+                if stat == "mean" and axis is not None and rank >= 3:
+                    # Bias correction's per-channel means: ReduceMean in the plugin (float32
+                    # sums, about 1e-7 relative to the host's) instead of the whole tensor.
+                    channel = axis + rank if axis < 0 else axis
+                    plan.append((acc, "tensor", (need((_REDUCE, "mean", name, port, channel)),)))
+                    continue
                 if not in_graph:
                     plan.append((acc, "tensor", (need(node),)))
                     continue
