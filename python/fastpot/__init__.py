@@ -8,6 +8,7 @@ them can be embedded in C++ tools: ``find_package(fastpot CONFIG)`` with
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -73,15 +74,24 @@ def __dir__() -> list[str]:
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+def _installed_dir() -> Path:
+    # The compiled parts (extension, headers, CMake package) sit next to fastpot._core: in
+    # the package itself for a wheel, in site-packages for an editable install.
+    spec = find_spec("fastpot._core")
+    if spec is not None and spec.origin:
+        return Path(spec.origin).resolve().parent
+    return _PACKAGE_DIR
+
+
 def cmake_dir() -> str:
     """Directory holding ``fastpot-config.cmake`` of the installed C++ package.
 
     Raises
     ------
     FileNotFoundError
-        If fastpot was installed without its C++ package (e.g. an editable build).
+        If fastpot was installed without its C++ package.
     """
-    path = _PACKAGE_DIR / "lib" / "cmake" / "fastpot"
+    path = _installed_dir() / "lib" / "cmake" / "fastpot"
     if not (path / "fastpot-config.cmake").is_file():
         raise FileNotFoundError(
             f"{path}: no fastpot-config.cmake here; install fastpot with 'pip install .' "
@@ -92,4 +102,4 @@ def cmake_dir() -> str:
 
 def include_dir() -> str:
     """Directory of the installed C++ headers (``fastpot/fastpot.hpp`` lives below it)."""
-    return str(_PACKAGE_DIR / "include")
+    return str(_installed_dir() / "include")
