@@ -15,6 +15,7 @@ from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS
 from fastpot.graph.fq_insertion import FQPlan, Placement, insert_fake_quantize, plan_fake_quantize
 from fastpot.graph.hardware import QuantConfig
 from fastpot.graph.model import CompressedModel
+from fastpot.graph.value_range import nonnegative_outputs
 from fastpot.kernels import fq_params, reduce_per_sample
 from fastpot.statistics.collector import StatisticsCollector, StatRequest
 
@@ -60,6 +61,7 @@ class MinMaxQuantization(Algorithm):
 
     def _requests(self, placement: Placement) -> dict[str, dict[str, StatRequest]]:
         g = placement.graph
+        nonnegative = nonnegative_outputs(g)
         out = {}
         for plan in placement.plans:
             if plan.group != "activations":
@@ -69,10 +71,14 @@ class MinMaxQuantization(Algorithm):
             estimators = activation_estimators(
                 self._config, plan.config.mode, plan.config.granularity
             )
-            out[plan.name] = {
+            ends = {
                 end: _request(node, est, end, plan.config.granularity)
                 for end, est in estimators.items()
             }
+            if plan.config.mode == "symmetric" and plan.source in nonnegative:
+                # Its minimum would only tell the sign (spec 6.2), known here: not measured.
+                del ends["min"]
+            out[plan.name] = ends
         return out
 
     def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:
@@ -204,7 +210,8 @@ def _activation_range(
             return a.reshape([1, a.size] + [1] * (rank - 2))
         return a
 
-    low, high = shaped(values["min"]), shaped(values["max"])
+    low = shaped(values.get("min", 0.0))  # absent: a tensor >= 0 by construction
+    high = shaped(values["max"])
     fq = fq_params(
         low,
         high,
