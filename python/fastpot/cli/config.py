@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fastpot.algorithms.accuracy_aware.algorithm import AA_PARAMS
+
 __all__ = [
     "ALGORITHM_PARAMS",
     "ConfigError",
@@ -72,21 +74,8 @@ _SAMPLING = ("stat_subset_size", "shuffle_data", "seed")
 _MIN_MAX = ("preset", "range_estimator", "weights", "activations", "saturation_fix", "ignored")
 _BIAS = ("apply_for_all_nodes", "threshold", "ignored")
 _DEFAULT = (*_SAMPLING, *_MIN_MAX, *_BIAS, "use_fast_bias", "use_layerwise_tuning")
-_ACCURACY_AWARE = (
-    "maximal_drop",
-    "drop_type",
-    "max_iter_num",
-    "ranking_subset_size",
-    "metric_subset_ratio",
-    "base_algorithm",
-    "use_prev_if_drop_increase",
-    "convert_to_mixed_preset",
-    "tune_hyperparams",
-    "metrics",
-    "annotation_free",
-    "annotation_conf_threshold",
-    "intermediate_dir",  # fastpot's: where intermediate models go (POT: the CWD)
-)
+# AccuracyAware's own keys (its base algorithm's come on top, below).
+_ACCURACY_AWARE = tuple(sorted(AA_PARAMS))
 # Algorithm -> the parameters a config file may give it (spec 9.2's whitelist).
 ALGORITHM_PARAMS: dict[str, tuple[str, ...]] = {
     "DefaultQuantization": _DEFAULT,
