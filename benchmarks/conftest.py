@@ -1,7 +1,8 @@
 """Fixtures of the kernel benchmarks; the registry itself lives in ``registry.py``.
 
 ``--import-mode=importlib`` puts no benchmark directory on ``sys.path``, so the registry is
-loaded here by file path and handed to the benchmarks through fixtures.
+loaded here by file path and handed to the benchmarks through fixtures; the directory is
+added to ``sys.path`` for the shared model builder, ``import resnet_like``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from types import ModuleType
 import pytest
 
 _REGISTRY_NAME = "fastpot_benchmarks_registry"
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
 
 
 def _load_registry() -> ModuleType:

@@ -11,7 +11,9 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 
-__all__ = ["make_resnet_like", "make_samples"]
+from fastpot.api import DataLoader
+
+__all__ = ["SampleLoader", "make_resnet_like", "make_samples"]
 
 
 def _conv(x, cin: int, cout: int, k: int, stride: int, rng: np.random.Generator, name: str):
@@ -61,3 +63,16 @@ def make_resnet_like(seed: int = 0) -> ov.Model:
 def make_samples(n: int, seed: int = 1) -> np.ndarray:
     """`n` input samples [n, 3, 224, 224] (standard normal)."""
     return np.random.default_rng(seed).standard_normal((n, 3, 224, 224), dtype=np.float32)
+
+
+class SampleLoader(DataLoader):
+    """POT-style loader over an array of samples: item i is ``(samples[i:i+1], None)``."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, None]:
+        return self.samples[i : i + 1], None

@@ -11,37 +11,20 @@ timed. The dispatcher cases fail if the dispatcher does not load (no silent fall
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import openvino as ov
 import pytest
 
-from fastpot.api import DataLoader
+import resnet_like
 from fastpot.engines import IEEngine
 from fastpot.graph import CompressedModel, plan_fake_quantize
 from fastpot.kernels import StatisticAccumulator
 from fastpot.samplers import create_sampler
 
-
-def _load_models_module():  # --import-mode=importlib: load the model builder by path
-    spec = importlib.util.spec_from_file_location(
-        "fastpot_bench_resnet_like", Path(__file__).with_name("resnet_like.py")
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-resnet_like = _load_models_module()
 SAMPLES = 8 if os.environ.get("FASTPOT_BENCH_SMALL") else 300
 GROUP = f"statistics_pass|resnet_like x{SAMPLES}"
 BASELINE = "plain AsyncInferQueue"
@@ -69,19 +52,8 @@ def setup() -> tuple[ov.Model, np.ndarray, list[str]]:
     return model, resnet_like.make_samples(SAMPLES), nodes
 
 
-class _Loader(DataLoader):
-    def __init__(self, samples: np.ndarray) -> None:
-        self.samples = samples
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, None]:
-        return self.samples[i : i + 1], None
-
-
 def _engine(model: ov.Model, samples: np.ndarray) -> IEEngine:
-    engine = IEEngine({"device": "CPU"}, _Loader(samples))
+    engine = IEEngine({"device": "CPU"}, resnet_like.SampleLoader(samples))
     engine.set_model(CompressedModel([{"model": model}]))
     return engine
 

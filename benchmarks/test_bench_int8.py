@@ -10,47 +10,20 @@ Group ``int8_throughput|<precision>``; the FP32 model is each group's baseline.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import openvino as ov
 import pytest
 
+import resnet_like
 from fastpot import compress_model_weights, load_model, save_model
-from fastpot.api import DataLoader
 from fastpot.engines import IEEngine
 from fastpot.pipeline import create_pipeline
 
-
-def _load_models_module():  # --import-mode=importlib: load the model builder by path
-    spec = importlib.util.spec_from_file_location(
-        "fastpot_bench_resnet_like_int8", Path(__file__).with_name("resnet_like.py")
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-resnet_like = _load_models_module()
 SAMPLES = 8 if os.environ.get("FASTPOT_BENCH_SMALL") else 300
 PRECISIONS = {"default": {}, "f32": {"INFERENCE_PRECISION_HINT": "f32"}}
-
-
-class _Loader(DataLoader):
-    def __init__(self, samples: np.ndarray) -> None:
-        self.samples = samples
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, None]:
-        return self.samples[i : i + 1], None
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +35,7 @@ def models(tmp_path_factory) -> tuple[dict[str, Path], np.ndarray]:
     model = load_model(
         {"model_name": "r", "model": str(fp32), "weights": str(fp32.with_suffix(".bin"))}
     )
-    engine = IEEngine({"device": "CPU"}, _Loader(samples))
+    engine = IEEngine({"device": "CPU"}, resnet_like.SampleLoader(samples))
     params = {"target_device": "CPU", "preset": "performance", "stat_subset_size": SAMPLES}
     quantized = create_pipeline([{"name": "DefaultQuantization", "params": params}], engine).run(
         model

@@ -13,32 +13,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import openvino as ov
 import pytest
 
+import resnet_like
 from fastpot import load_model
-from fastpot.api import DataLoader
 from fastpot.engines import IEEngine
 from fastpot.pipeline import create_pipeline
 
-
-def _load_models_module():  # --import-mode=importlib: load the model builder by path
-    spec = importlib.util.spec_from_file_location(
-        "fastpot_bench_resnet_like_q", Path(__file__).with_name("resnet_like.py")
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-resnet_like = _load_models_module()
 SAMPLES = 8 if os.environ.get("FASTPOT_BENCH_SMALL") else 300
 GROUP = f"quantize|resnet_like x{SAMPLES}"
 BASELINE = "plain AsyncInferQueue"
@@ -49,17 +34,6 @@ FASTPOT_CASES = {
 }
 NNCF_CASES = ("nncf.quantize", "nncf.quantize quantile")
 HAVE_NNCF = importlib.util.find_spec("nncf") is not None
-
-
-class _Loader(DataLoader):
-    def __init__(self, samples: np.ndarray) -> None:
-        self.samples = samples
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, None]:
-        return self.samples[i : i + 1], None
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +48,7 @@ def _fastpot(xml: Path, samples: np.ndarray, extra: dict):
     model = load_model(
         {"model_name": "resnet_like", "model": str(xml), "weights": str(xml.with_suffix(".bin"))}
     )
-    engine = IEEngine({"device": "CPU"}, _Loader(samples))
+    engine = IEEngine({"device": "CPU"}, resnet_like.SampleLoader(samples))
     params = {"target_device": "CPU", "preset": "performance", "stat_subset_size": len(samples)}
     pipeline = create_pipeline(
         [{"name": "DefaultQuantization", "params": {**params, **extra}}], engine
