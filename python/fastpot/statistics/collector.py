@@ -98,20 +98,33 @@ class StatisticsCollector:
 
     def compute_statistics(self, model: Any, print_progress: bool = False) -> None:
         """Run the passes for everything registered since the last call."""
+        for names, sampler in self._pending_groups():
+            self._collect_group(model, names, sampler, print_progress)
+        self._registered.clear()
+
+    def _pending_groups(self) -> list[tuple[list[str], Any]]:
+        """Group the registered algorithms by sampler class and size (with a sampler each)."""
         groups: dict[tuple[type, int], list[str]] = {}
         for name, (requests, sampler) in self._registered.items():
             if not requests:
                 self._results[name] = {}
                 continue
             groups.setdefault((type(sampler), len(sampler)), []).append(name)
-        for names in groups.values():
-            sampler = self._registered[names[0]][1]
-            unique = {r: None for n in names for r in self._registered[n][0]}
-            accumulators = {r: r.new_accumulator() for r in unique}
-            self._run_pass(model, accumulators, sampler, print_progress)
-            for n in names:
-                self._results[n] = {r: _result(accumulators[r], r) for r in self._registered[n][0]}
-        self._registered.clear()
+        return [(names, self._registered[names[0]][1]) for names in groups.values()]
+
+    def _collect_group(self, model: Any, names: list[str], sampler: Any, progress: bool) -> None:
+        unique = list(dict.fromkeys(r for n in names for r in self._registered[n][0]))
+        values = self._measure(model, unique, sampler, progress)
+        for n in names:
+            self._results[n] = {r: values[r] for r in self._registered[n][0]}
+
+    def _measure(
+        self, model: Any, requests: list[StatRequest], sampler: Any, progress: bool
+    ) -> dict[StatRequest, Any]:
+        """Compute `requests` in one inference pass."""
+        accumulators = {r: r.new_accumulator() for r in requests}
+        self._run_pass(model, accumulators, sampler, progress)
+        return {r: _result(acc, r) for r, acc in accumulators.items()}
 
     def _run_pass(
         self, model: Any, accumulators: dict[StatRequest, Any], sampler: Any, progress: bool

@@ -82,6 +82,7 @@ class CachingStatisticsCollector(StatisticsCollector):
         super().__init__(engine)
         self._cache: dict[tuple[str, tuple[Any, ...], StatRequest], Any] = {}
         self._extra: dict[str, dict[StatRequest, None]] = {}
+        self._fingerprint = ""
         self.reused = 0
 
     def prefetch(self, algo_name: str, requests: list[StatRequest]) -> None:
@@ -90,42 +91,24 @@ class CachingStatisticsCollector(StatisticsCollector):
 
     def compute_statistics(self, model: Any, print_progress: bool = False) -> None:
         """Serve registered requests from the cache; one pass per sampler group for the rest."""
-        fingerprint = model_fingerprint(model)
-        groups: dict[tuple[type, int], list[str]] = {}
-        for name, (requests, sampler) in self._registered.items():
-            if not requests:
-                self._results[name] = {}
-                continue
-            groups.setdefault((type(sampler), len(sampler)), []).append(name)
-        for names in groups.values():
-            sampler = self._registered[names[0]][1]
-            skey = _sampler_key(sampler)
-            wanted: dict[StatRequest, None] = {}
-            for n in names:
-                wanted.update(dict.fromkeys(self._registered[n][0]))
-                wanted.update(self._extra.get(n, {}))
-            missing = [r for r in wanted if (fingerprint, skey, r) not in self._cache]
-            self.reused += len(wanted) - len(missing)
-            if missing:
-                accumulators = {r: r.new_accumulator() for r in missing}
-                self._run_pass(model, accumulators, sampler, print_progress)
-                for r, acc in accumulators.items():
-                    self._cache[(fingerprint, skey, r)] = _value(acc, r)
-            else:
-                logger.debug("statistics for %s served from the cache", ", ".join(names))
-            for n in names:
-                self._results[n] = {
-                    r: self._cache[(fingerprint, skey, r)]
-                    for r in (*self._registered[n][0], *self._extra.get(n, {}))
-                }
-        self._registered.clear()
+        self._fingerprint = model_fingerprint(model)
+        super().compute_statistics(model, print_progress)
 
-
-def _value(acc: Any, request: StatRequest) -> Any:
-    try:
-        return acc.result()
-    except (RuntimeError, ValueError) as exc:
-        raise RuntimeError(
-            f"statistic {request.stat}/{request.how} of {request.node[0]!r} port "
-            f"{request.node[1]}: {exc}"
-        ) from None
+    def _collect_group(self, model: Any, names: list[str], sampler: Any, progress: bool) -> None:
+        skey = _sampler_key(sampler)
+        wanted: dict[StatRequest, None] = {}
+        for n in names:
+            wanted.update(dict.fromkeys(self._registered[n][0]))
+            wanted.update(self._extra.get(n, {}))
+        missing = [r for r in wanted if (self._fingerprint, skey, r) not in self._cache]
+        self.reused += len(wanted) - len(missing)
+        if missing:
+            for r, value in self._measure(model, missing, sampler, progress).items():
+                self._cache[(self._fingerprint, skey, r)] = value
+        else:
+            logger.debug("statistics for %s served from the cache", ", ".join(names))
+        for n in names:
+            self._results[n] = {
+                r: self._cache[(self._fingerprint, skey, r)]
+                for r in (*self._registered[n][0], *self._extra.get(n, {}))
+            }
