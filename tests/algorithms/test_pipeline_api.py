@@ -316,3 +316,37 @@ def test_batched_statistics_equal_per_sample_ones_on_a_dynamic_batch_model() -> 
 def test_unsupported_values_are_named(params, match) -> None:
     with pytest.raises((ValueError, UnsupportedParameterError), match=match):
         _minmax(params)
+
+
+def test_addict_configs_as_pot_samples_wrote_them() -> None:
+    from addict import Dict as AddictDict
+
+    model = load_model(
+        AddictDict(
+            {
+                "model_name": "plain_cnn",
+                "model": str(ZOO / "plain_cnn.xml"),
+                "weights": str(ZOO / "plain_cnn.bin"),
+            }
+        )
+    )
+    engine = IEEngine(
+        AddictDict({"device": "CPU", "stat_requests_number": 1}), _Loader("plain_cnn")
+    )
+    algorithms = [
+        AddictDict(
+            {
+                "name": "DefaultQuantization",
+                "params": {"target_device": "CPU", "preset": "performance", "stat_subset_size": 50},
+            }
+        )
+    ]
+    quantized = create_pipeline(algorithms, engine).run(model)
+    plain = _minmax({"stat_subset_size": 50})
+    # DefaultQuantization's input range equals MinMax's on the same subset (no ACA pair here).
+    for got, want in zip(
+        _fq_ranges(quantized, "conv1/fq_input_0"),
+        _fq_ranges(plain, "conv1/fq_input_0"),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(got, want)
