@@ -31,7 +31,9 @@ import openvino.opset13 as opset
 from fastpot.api.data_loader import DataLoader
 from fastpot.api.engine import Engine
 from fastpot.api.metric import Metric
+from fastpot.graph._graph import GraphView
 from fastpot.graph.model import CompressedModel
+from fastpot.graph.value_range import nonnegative_outputs
 from fastpot.kernels.accumulator import StatisticAccumulator
 from fastpot.samplers.sampler import BatchSampler, Sampler
 from fastpot.utils.progress import Progress
@@ -77,6 +79,7 @@ class IEEngine(Engine):
             raise TypeError("IEEngine config: missing required key 'device'")
         self._core = ov.Core()
         self._model: ov.Model | None = None
+        self._nonnegative: set[tuple[str, int]] | None = None
         self._compiled: dict[tuple[Any, ...], tuple[Any, dict[Any, int]]] = {}
         self._dispatchers: dict[tuple[Any, ...], tuple[Any, dict[Any, int]]] = {}
         self._batch_dim = int(self.config.get("batch_dim", 0) or 0)
@@ -95,6 +98,7 @@ class IEEngine(Engine):
         self._compiled.clear()
         self._dispatchers.clear()
         self._inputs = [_Input(p) for p in model.inputs]
+        self._nonnegative: set[tuple[str, int]] | None = None
 
     def _requests_number(self, for_statistics: bool) -> int:
         key = "stat_requests_number" if for_statistics else "eval_requests_number"
@@ -551,7 +555,10 @@ class IEEngine(Engine):
                     plan.append((acc, "tensor", (need(node),)))
                     continue
                 keys = {k: (_REDUCE, k, name, port, per_channel) for k in ("min", "max")}
-                if stat == "abs_max":
+                if stat == "abs_max" and (name, port) in self._nonnegative_outputs():
+                    # max|x| == max x for a tensor >= 0 by construction: one reduction.
+                    plan.append((acc, "tensor", (need(keys["max"]),)))
+                elif stat == "abs_max":
                     plan.append((acc, "abs_max", (need(keys["min"]), need(keys["max"]))))
                 else:
                     plan.append((acc, "tensor", (need(keys[stat]),)))
@@ -575,6 +582,14 @@ class IEEngine(Engine):
                     acc.update(read(request, index, keys[0]))
 
         self._run(sampler, extra, requests, on_result, print_progress, "statistics")
+
+    def _nonnegative_outputs(self) -> set[tuple[str, int]]:
+        """(name, port) of the model's outputs that are >= 0 by construction (ReLU, ...)."""
+        if self._nonnegative is None:
+            assert self._model is not None
+            g = GraphView(self._model)
+            self._nonnegative = {(g.name(k), p) for k, p in nonnegative_outputs(g)}
+        return self._nonnegative
 
     def _collect_dispatched(
         self,
