@@ -12,7 +12,7 @@ from fastpot.graph.fq_insertion import plan_fake_quantize
 from fastpot.graph.layers import Layer, find_layers
 from fastpot.statistics.collector import StatRequest
 
-__all__ = ["BiasTarget", "bias_targets", "fake_quantize", "propose_bias"]
+__all__ = ["BiasTarget", "bias_targets", "channel_shaped", "fake_quantize", "propose_bias"]
 
 
 @dataclass(frozen=True)

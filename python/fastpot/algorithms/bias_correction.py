@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastpot.algorithms._bias import BiasTarget, bias_targets, propose_bias
+from fastpot.algorithms._bias import BiasTarget, bias_targets, channel_shaped, propose_bias
 from fastpot.algorithms._common import single_model, stat_sampler, subset_size
 from fastpot.algorithms.algorithm import Algorithm
 from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS
@@ -149,9 +149,8 @@ class BiasCorrection(Algorithm):
         shift = np.asarray(fp32[t.output_mean()], np.float32) - np.asarray(
             quantized[t.output_mean()], np.float32
         )
-        shape = [1] * t.output_rank
-        shape[t.output_channel_axis] = shift.size
-        new, magnitude = propose_bias(layer, old + shift.reshape(shape), threshold)
+        shift = channel_shaped(shift, t.output_rank, t.output_channel_axis)
+        new, magnitude = propose_bias(layer, old + shift, threshold)
         if new is None:
             logger.debug("%s: bias kept (magnitude %.3g)", t.layer, magnitude)
             return

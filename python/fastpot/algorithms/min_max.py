@@ -12,7 +12,13 @@ from fastpot.algorithms._common import single_model, stat_sampler
 from fastpot.algorithms.algorithm import Algorithm, UnsupportedParameterError
 from fastpot.algorithms.range_estimator import Estimator, activation_estimators, weight_estimators
 from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS
-from fastpot.graph.fq_insertion import FQPlan, Placement, insert_fake_quantize, plan_fake_quantize
+from fastpot.graph.fq_insertion import (
+    FQPlan,
+    Placement,
+    insert_fake_quantize,
+    plan_fake_quantize,
+    weight_channels,
+)
 from fastpot.graph.hardware import QuantConfig
 from fastpot.graph.model import CompressedModel
 from fastpot.graph.value_range import nonnegative_outputs
@@ -121,7 +127,7 @@ class MinMaxQuantization(Algorithm):
                     f"{self.name}: no statistics for {plan.name} ({missing[0].node[0]!r}); "
                     "the model changed after statistics were collected"
                 )
-            rank = _rank(ov_model, nodes[plan.name])
+            rank = _rank(nodes[plan.name])
             ranges[plan.name] = _activation_range(
                 plan.config,
                 activation_estimators(self._config, plan.config.mode, plan.config.granularity),
@@ -161,13 +167,7 @@ class MinMaxQuantization(Algorithm):
             w: np.ndarray, axes: tuple[int, ...], config: QuantConfig
         ) -> tuple[np.ndarray | None, np.ndarray]:
             estimators = weight_estimators(params, config.mode)
-            if axes:
-                moved = np.moveaxis(w, axes, tuple(range(len(axes))))
-                flat = moved.reshape(int(np.prod(moved.shape[: len(axes)])), -1)
-                shape = [w.shape[a] if a in axes else 1 for a in range(w.ndim)]
-            else:
-                flat = w.reshape(1, -1)
-                shape = [1] * w.ndim
+            flat, shape = weight_channels(w, axes)
             values = {}
             for end, est in estimators.items():
                 if config.mode == "symmetric" and end == "min":
@@ -191,7 +191,7 @@ def _request(node: tuple[str, int], est: Estimator, end: str, granularity: str) 
     )
 
 
-def _rank(model: Any, fq: Any) -> int:
+def _rank(fq: Any) -> int:
     shape = fq.input(0).get_partial_shape()
     return shape.rank.get_length() if shape.rank.is_static else 0
 

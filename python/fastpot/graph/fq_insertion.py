@@ -30,6 +30,7 @@ __all__ = [
     "QuantizationScheme",
     "insert_fake_quantize",
     "plan_fake_quantize",
+    "weight_channels",
 ]
 
 _WEIGHTED_TYPES = ("Convolution", "ConvolutionBackpropData", "MatMul", "DepthWiseConvolution")
@@ -653,19 +654,23 @@ def _first_layer_convolutions(g: GraphView) -> set[str]:
     return found
 
 
+def weight_channels(w: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, list[int]]:
+    """Weights as ``[channels, values]`` rows and the shape a per-row result broadcasts in.
+
+    `axes` are the kept (output-channel) axes; ``()`` gives one row (per tensor).
+    """
+    if axes:
+        moved = np.moveaxis(w, axes, tuple(range(len(axes))))
+        flat = moved.reshape(int(np.prod(moved.shape[: len(axes)])), -1)
+        return flat, [w.shape[a] if a in axes else 1 for a in range(w.ndim)]
+    return w.reshape(1, -1), [1] * w.ndim
+
+
 def _weight_statistics(
     w: np.ndarray, axes: tuple[int, ...], mode: str
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Per-channel (or per-tensor) min and max of constant weights, shaped for broadcasting."""
-    w = np.asarray(w, dtype=np.float32)
-    if axes:
-        moved = np.moveaxis(w, axes, tuple(range(len(axes))))
-        channels = moved.shape[: len(axes)]
-        flat = moved.reshape(int(np.prod(channels)), -1)
-        shape = [w.shape[a] if a in axes else 1 for a in range(w.ndim)]
-    else:
-        flat = w.reshape(1, -1)
-        shape = [1] * w.ndim if w.ndim else []
+    flat, shape = weight_channels(np.asarray(w, dtype=np.float32), axes)
     if mode == "symmetric":
         high = reduce_per_sample(flat, "abs_max").reshape(shape)
         return None, high
