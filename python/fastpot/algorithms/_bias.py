@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,10 @@ class BiasTarget:
     def input_mean(self) -> StatRequest:
         """Per-channel mean of the FP32 input."""
         return StatRequest(self.input, "mean", "mean", channel_axis=self.input_channel_axis)
+
+    def on(self, stage: Any) -> BiasTarget:
+        """Return this target with its tensors named as statistics of `stage` (its prefix)."""
+        return replace(self, input=stage.node(self.input), output=stage.node(self.output))
 
     @property
     def input_channel_axis(self) -> int:

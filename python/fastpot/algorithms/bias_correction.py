@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from fastpot.algorithms._bias import BiasTarget, bias_targets, channel_shaped, propose_bias
-from fastpot.algorithms._common import single_model, stat_sampler, subset_size
+from fastpot.algorithms._common import Stage, stage_params, stages, stat_sampler, subset_size
 from fastpot.algorithms.algorithm import Algorithm
 from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS
 from fastpot.graph.fq_removal import activation_fake_quantizes, remove_fake_quantize
@@ -44,12 +44,28 @@ def _ancestors(model: Any, names: set[str]) -> dict[str, set[str]]:
     return {n: memo.get(n, set()) for n in names}
 
 
+def _batch_one(model: Any, targets: list[BiasTarget]) -> list[BiasTarget]:
+    """Keep the targets whose layer input has a static batch of 1 (POT corrects no others)."""
+    layers = {layer.name: layer for layer in find_layers(model)}
+    kept = []
+    for t in targets:
+        shape = layers[t.layer].node.get_input_partial_shape(0)
+        if shape.rank.is_static and shape.rank.get_length() > 0:
+            batch = shape[0]
+            if batch.is_static and batch.get_length() == 1:
+                kept.append(t)
+    return kept
+
+
 @COMPRESSION_ALGORITHMS.register()
 class BiasCorrection(Algorithm):
     """POT's BiasCorrection (``use_fast_bias: false``).
 
     Parameters: ``threshold`` (default 1000), ``apply_for_all_nodes``, and the sampling
-    keys; it uses ``max(int(0.2 * stat_subset_size), 1)`` samples.
+    keys; it uses ``max(int(0.2 * stat_subset_size), 1)`` samples. On a cascade (as in POT)
+    it uses the whole ``stat_subset_size`` and measures through the engine, which runs the
+    whole cascade: the sub-models are corrected in cascade order, so that a later stage's
+    inputs (crops, say) come from the earlier stages as already corrected.
     """
 
     name = "BiasCorrection"
@@ -57,36 +73,51 @@ class BiasCorrection(Algorithm):
 
     def __init__(self, config: Any, engine: Any) -> None:
         super().__init__(config, engine)
-        self._targets: list[BiasTarget] = []
+        #: (stage, target with its statistics names) per candidate layer.
+        self._targets: list[tuple[Stage, BiasTarget]] = []
         self._sampler: Any = None
         #: ``{layer: original bias}`` of the biases the last run replaced (for reverting).
         self.original_biases: dict[str, np.ndarray] = {}
         #: Inference passes the last run spent on the quantized model.
         self.passes = 0
 
-    def _subset(self) -> int:
-        return max(int(0.2 * subset_size(self._engine, self._config)), 1)
+    def _subset(self, model: CompressedModel | None) -> int:
+        n = subset_size(self._engine, self._config)
+        if model is not None and model.is_cascade:
+            return n  # POT: the whole subset, through the engine
+        return max(int(0.2 * n), 1)
 
     def register_statistics(self, model: CompressedModel, collector: StatisticsCollector) -> None:
         """FP32 per-channel means of every target's output, on the smaller subset."""
         super().register_statistics(model, collector)
-        self._targets = bias_targets(single_model(model, self.name), self._config)
-        self._sampler = stat_sampler(self._engine, self._config, self._subset())
-        requests = [t.output_mean() for t in self._targets]
+        self._targets = [
+            (stage, t.on(stage))
+            for stage in stages(model, self.name, self._config)
+            for t in _batch_one(
+                stage.model, bias_targets(stage.model, stage_params(self._config, stage))
+            )
+        ]
+        self._sampler = stat_sampler(self._engine, self._config, self._subset(model))
+        requests = [t.output_mean() for _, t in self._targets]
         collector.register(self.name, requests, self._sampler)
 
     def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:
         """Estimate the samples inferred: the FP32 pass plus one pass per dependency level."""
-        n = self._subset()
+        n = self._subset(model)
         levels = 1
         if model is not None:
-            ov_model = single_model(model, self.name)
-            targets = bias_targets(ov_model, self._config)
-            up = _ancestors(ov_model, {t.layer for t in targets})
-            depth: dict[str, int] = {}
-            for t in targets:  # topological order
-                depth[t.layer] = 1 + max((depth[u] for u in up[t.layer] if u in depth), default=0)
-            levels = max(depth.values(), default=0)
+            levels = 0
+            for stage in stages(model, self.name):
+                targets = _batch_one(
+                    stage.model, bias_targets(stage.model, stage_params(self._config, stage))
+                )
+                up = _ancestors(stage.model, {t.layer for t in targets})
+                depth: dict[str, int] = {}
+                for t in targets:  # topological order
+                    depth[t.layer] = 1 + max(
+                        (depth[u] for u in up[t.layer] if u in depth), default=0
+                    )
+                levels += max(depth.values(), default=0)
         self.total_exec_steps = n * (1 + levels)
         return self.total_exec_steps
 
@@ -97,40 +128,46 @@ class BiasCorrection(Algorithm):
         fp32 = self._algo_collector.get_statistics_for_algorithm(self.name)
         threshold = float(self._config.get("threshold") or self.default_threshold)
         all_nodes = bool(self._config.get("apply_for_all_nodes"))
-        target_model = single_model(model, self.name)
-        live = {layer.name: layer for layer in find_layers(target_model)}
-        pending = [
-            t
-            for t in self._targets
-            if t.layer in live
-            and live[t.layer].bias is not None
-            and (all_nodes or live[t.layer].weights_fq() is not None)
-        ]
         work = model.copy()
-        work_model = work.get_model()
-        remove_fake_quantize(work_model, activation_fake_quantizes(work_model))
-        upstream = _ancestors(work_model, {t.layer for t in pending})
+        for entry in work.models:
+            remove_fake_quantize(entry["model"], activation_fake_quantizes(entry["model"]))
+        work_stages = {s.name: s for s in stages(work, self.name)}
         collector = StatisticsCollector(self._engine)
-        done: set[str] = set()
         self.passes = 0
+        corrected = 0
         # Progress: each pass is an engine loop over the subset, counted into the run's bar.
-        while pending:
-            names = {t.layer for t in pending}
-            ready = [t for t in pending if not (upstream[t.layer] & names)]
-            collector.register(self.name, [t.output_mean() for t in ready], self._sampler)
-            collector.compute_statistics(work)
-            self.passes += 1
-            quantized = collector.get_statistics_for_algorithm(self.name)
-            work_layers = {layer.name: layer for layer in find_layers(work_model)}
-            for t in ready:
-                self._correct(t, fp32, quantized, work_layers, target_model, threshold)
-                done.add(t.layer)
-            pending = [t for t in pending if t.layer not in done]
+        for target_stage in stages(model, self.name):
+            live = {layer.name: layer for layer in find_layers(target_stage.model)}
+            pending = [
+                t
+                for stage, t in self._targets
+                if stage.name == target_stage.name
+                and t.layer in live
+                and live[t.layer].bias is not None
+                and (all_nodes or live[t.layer].weights_fq() is not None)
+            ]
+            work_model = work_stages[target_stage.name].model
+            upstream = _ancestors(work_model, {t.layer for t in pending})
+            done: set[str] = set()
+            while pending:
+                names = {t.layer for t in pending}
+                ready = [t for t in pending if not (upstream[t.layer] & names)]
+                collector.register(self.name, [t.output_mean() for t in ready], self._sampler)
+                collector.compute_statistics(work)
+                self.passes += 1
+                quantized = collector.get_statistics_for_algorithm(self.name)
+                work_layers = {layer.name: layer for layer in find_layers(work_model)}
+                for t in ready:
+                    corrected += self._correct(
+                        t, fp32, quantized, work_layers, target_stage, threshold
+                    )
+                    done.add(t.layer)
+                pending = [t for t in pending if t.layer not in done]
         logger.info(
             "%s: corrected %d of %d biases in %d passes",
             self.name,
-            len(self.original_biases),
-            len(done),
+            corrected,
+            len(self._targets),
             self.passes,
         )
         return model
@@ -141,9 +178,9 @@ class BiasCorrection(Algorithm):
         fp32: dict[Any, Any],
         quantized: dict[Any, Any],
         work_layers: dict[str, Any],
-        target_model: Any,
+        target_stage: Stage,
         threshold: float,
-    ) -> None:
+    ) -> bool:
         layer = work_layers[t.layer]
         old = np.asarray(layer.bias.get_data(), dtype=np.float32)
         shift = np.asarray(fp32[t.output_mean()], np.float32) - np.asarray(
@@ -153,8 +190,11 @@ class BiasCorrection(Algorithm):
         new, magnitude = propose_bias(layer, old + shift, threshold)
         if new is None:
             logger.debug("%s: bias kept (magnitude %.3g)", t.layer, magnitude)
-            return
+            return False
         replace_constant(layer.bias, new)
-        target = {lay.name: lay for lay in find_layers(target_model)}[t.layer]
-        self.original_biases[t.layer] = np.asarray(target.bias.get_data()).copy()
+        target = {lay.name: lay for lay in find_layers(target_stage.model)}[t.layer]
+        self.original_biases[target_stage.prefix + t.layer] = np.asarray(
+            target.bias.get_data()
+        ).copy()
         replace_constant(target.bias, new)
+        return True

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from fastpot.algorithms._common import single_model, stat_sampler
+from fastpot.algorithms._common import Stage, stages, stat_sampler
 from fastpot.algorithms.algorithm import Algorithm
 from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS
 from fastpot.graph.layers import Layer, find_layers, replace_constant
@@ -78,8 +78,8 @@ def find_pairs(model: Any) -> list[_Pair]:
     return sorted(pairs, key=lambda p: p.consumer.name)
 
 
-def _requests(pair: _Pair) -> tuple[StatRequest, StatRequest]:
-    node = pair.tensor
+def _requests(pair: _Pair, stage: Stage) -> tuple[StatRequest, StatRequest]:
+    node = stage.node(pair.tensor)
     return (
         StatRequest(node, "quantile", "median", channel_axis=1, q=_QUANTILE),
         StatRequest(node, "quantile", "median", channel_axis=1, q=1 - _QUANTILE),
@@ -105,26 +105,32 @@ class ActivationChannelAlignment(Algorithm):
     def register_statistics(self, model: CompressedModel, collector: StatisticsCollector) -> None:
         """Per-channel tail quantiles of every producer's output."""
         super().register_statistics(model, collector)
-        pairs = find_pairs(single_model(model, self.name))
-        requests = [r for p in pairs for r in _requests(p)]
+        requests = [
+            r
+            for stage in stages(model, self.name)
+            for p in find_pairs(stage.model)
+            for r in _requests(p, stage)
+        ]
         collector.register(self.name, requests, stat_sampler(self._engine, self._config))
 
     def run(self, model: CompressedModel) -> CompressedModel:
         """Rewrite the pairs' weights and biases in place; returns `model`."""
-        ov_model = single_model(model, self.name)
-        pairs = find_pairs(ov_model)
-        if not pairs:
+        todo = [s for s in stages(model, self.name) if find_pairs(s.model)]
+        if not todo:
             return model
         if self._algo_collector is None:
             raise RuntimeError(f"{self.name}: statistics were not collected (use a Pipeline)")
         stats = self._algo_collector.get_statistics_for_algorithm(self.name)
-        for i in range(len(pairs)):
-            pair = find_pairs(ov_model)[i]  # fresh: an earlier pair may have replaced constants
-            low_req, high_req = _requests(pair)
-            self._align(pair, np.asarray(stats[low_req]), np.asarray(stats[high_req]))
-            self.realigned.add(pair.consumer.name)
-        ov_model.validate_nodes_and_infer_types()
-        logger.info("%s: realigned %d layer pair(s)", self.name, len(pairs))
+        for stage in todo:
+            ov_model = stage.model
+            pairs = find_pairs(ov_model)
+            for i in range(len(pairs)):
+                pair = find_pairs(ov_model)[i]  # fresh: an earlier pair may have replaced them
+                low_req, high_req = _requests(pair, stage)
+                self._align(pair, np.asarray(stats[low_req]), np.asarray(stats[high_req]))
+                self.realigned.add(stage.prefix + pair.consumer.name)
+            ov_model.validate_nodes_and_infer_types()
+            logger.info("%s: realigned %d layer pair(s)", self.name, len(pairs))
         return model
 
     @staticmethod

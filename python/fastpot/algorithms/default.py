@@ -92,7 +92,7 @@ class DefaultQuantization(Algorithm):
     def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:
         """Estimate the inferred samples: ACA's pass (if any), the merged pass, BC's passes."""
         steps = self.min_max.compute_total_exec_steps(model)
-        if model is not None and find_pairs(model.get_model()):
+        if model is not None and _has_pairs(model):
             steps += self.channel_alignment.compute_total_exec_steps(model)
         if isinstance(self.bias_correction, BiasCorrection):
             steps += self.bias_correction.compute_total_exec_steps(model)
@@ -106,7 +106,7 @@ class DefaultQuantization(Algorithm):
     def run(self, model: CompressedModel) -> CompressedModel:
         """Quantize `model` in place; returns it."""
         collector = self._algo_collector or StatisticsCollector(self._engine)
-        if find_pairs(model.get_model()):
+        if _has_pairs(model):
             self.channel_alignment.register_statistics(model, collector)
             collector.compute_statistics(model)
             model = self.channel_alignment.run(model)
@@ -124,3 +124,8 @@ class DefaultQuantization(Algorithm):
         for algo in self.algorithms:
             merged.update(algo.statistics())
         return merged
+
+
+def _has_pairs(model: CompressedModel) -> bool:
+    """Whether channel alignment has anything to do in any (sub-)model."""
+    return any(find_pairs(entry["model"]) for entry in model.models)

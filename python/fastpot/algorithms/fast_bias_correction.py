@@ -25,7 +25,7 @@ from fastpot.algorithms._bias import (
     fake_quantize,
     propose_bias,
 )
-from fastpot.algorithms._common import single_model, stat_sampler
+from fastpot.algorithms._common import Stage, stage_params, stages, stat_sampler
 from fastpot.algorithms.algorithm import Algorithm
 from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS
 from fastpot.graph.layers import Layer, find_layers, replace_constant, source_constant
@@ -153,8 +153,9 @@ class FastBiasCorrection(Algorithm):
 
     def __init__(self, config: Any, engine: Any) -> None:
         super().__init__(config, engine)
-        self._targets: list[BiasTarget] = []
-        self._shapes: dict[str, StatRequest] = {}
+        #: (stage, target with its statistics names) per candidate layer.
+        self._targets: list[tuple[Stage, BiasTarget]] = []
+        self._shapes: dict[tuple[str | None, str], StatRequest] = {}
         #: ``{layer: original bias}`` of the biases the last run replaced (for reverting).
         self.original_biases: dict[str, np.ndarray] = {}
 
@@ -166,23 +167,26 @@ class FastBiasCorrection(Algorithm):
     def register_statistics(self, model: CompressedModel, collector: StatisticsCollector) -> None:
         """Per-channel FP32 means of each target's input and output (and input shapes)."""
         super().register_statistics(model, collector)
-        ov_model = single_model(model, self.name)
-        self._targets = bias_targets(ov_model, self._config)
+        self._targets, self._shapes = [], {}
         requests = []
-        ops_by_name = {op.get_friendly_name(): op for op in ov_model.get_ops()}
-        for t in self._targets:
-            requests += [t.input_mean(), t.output_mean()]
-            shape = ops_by_name[t.input[0]].get_output_partial_shape(t.input[1])
-            if not shape.is_static:
-                self._shapes[t.layer] = StatRequest(t.input, "shape")
-                requests.append(self._shapes[t.layer])
+        for stage in stages(model, self.name, self._config):
+            ov_model = stage.model
+            ops_by_name = {op.get_friendly_name(): op for op in ov_model.get_ops()}
+            for plain in bias_targets(ov_model, stage_params(self._config, stage)):
+                t = plain.on(stage)
+                self._targets.append((stage, t))
+                requests += [t.input_mean(), t.output_mean()]
+                shape = ops_by_name[plain.input[0]].get_output_partial_shape(plain.input[1])
+                if not shape.is_static:
+                    self._shapes[stage.name, t.layer] = StatRequest(t.input, "shape")
+                    requests.append(self._shapes[stage.name, t.layer])
         collector.register(self.name, requests, stat_sampler(self._engine, self._config))
 
     def _input_shape(
-        self, t: BiasTarget, layer: Layer, stats: dict[StatRequest, Any]
+        self, stage: Stage, t: BiasTarget, layer: Layer, stats: dict[StatRequest, Any]
     ) -> tuple[int, ...]:
-        if t.layer in self._shapes:
-            shape = list(stats[self._shapes[t.layer]])
+        if (stage.name, t.layer) in self._shapes:
+            shape = list(stats[self._shapes[stage.name, t.layer]])
         else:
             shape = list(layer.node.get_input_partial_shape(0).to_shape())
         shape[0] = 1
@@ -194,24 +198,30 @@ class FastBiasCorrection(Algorithm):
             raise RuntimeError(f"{self.name}: statistics were not collected (use a Pipeline)")
         stats = self._algo_collector.get_statistics_for_algorithm(self.name)
         threshold = float(self._config.get("threshold") or self.default_threshold)
-        ov_model = single_model(model, self.name)
-        layers = {layer.name: layer for layer in find_layers(ov_model)}
+        live = {s.name: s for s in stages(model, self.name)}
+        layers_of: dict[str | None, dict[str, Layer]] = {}
         changed = 0
-        for t in self._targets:
-            layer = layers.get(t.layer)
+        for registered, t in self._targets:
+            stage = live[registered.name]
+            ov_model = stage.model
+            if stage.name not in layers_of:
+                layers_of[stage.name] = {layer.name: layer for layer in find_layers(ov_model)}
+            layer = layers_of[stage.name].get(t.layer)
             if layer is None or layer.bias is None:
                 continue
             if layer.weights_fq() is None and not self._config.get("apply_for_all_nodes"):
                 continue
             x_mean = np.asarray(stats[t.input_mean()], dtype=np.float32).reshape(-1)
             y_mean = np.asarray(stats[t.output_mean()], dtype=np.float32).reshape(-1)
-            q_mean = layer_output_mean(ov_model, layer, x_mean, self._input_shape(t, layer, stats))
+            q_mean = layer_output_mean(
+                ov_model, layer, x_mean, self._input_shape(stage, t, layer, stats)
+            )
             proposal = channel_shaped(y_mean - q_mean, t.output_rank, t.output_channel_axis)
             new, magnitude = propose_bias(layer, proposal, threshold)
             if new is None:
                 logger.debug("%s: bias kept (magnitude %.3g)", t.layer, magnitude)
                 continue
-            self.original_biases[t.layer] = np.asarray(layer.bias.get_data()).copy()
+            self.original_biases[stage.prefix + t.layer] = np.asarray(layer.bias.get_data()).copy()
             replace_constant(layer.bias, new)
             changed += 1
         logger.info("%s: corrected %d of %d biases", self.name, changed, len(self._targets))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import openvino.opset13 as ops
 
-from fastpot.algorithms._common import single_model, stat_sampler
+from fastpot.algorithms._common import Stage, stage_params, stages, stat_sampler
 from fastpot.algorithms.algorithm import Algorithm, UnsupportedParameterError
 from fastpot.algorithms.range_estimator import Estimator, activation_estimators, weight_estimators
 from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS
@@ -56,6 +56,9 @@ class MinMaxQuantization(Algorithm):
                 )
         #: Layers realigned by channel alignment: they get the saturation fix too.
         self.saturate_also: set[str] = set()
+        #: Placement of the last run (of its last sub-model), and per sub-model name.
+        self.placement: Placement | None = None
+        self.placements: dict[str | None, Placement] = {}
         self._plans: dict[str, tuple[FQPlan, dict[str, StatRequest]]] = {}
 
     @property
@@ -65,7 +68,7 @@ class MinMaxQuantization(Algorithm):
 
     # ---- statistics --------------------------------------------------------------------------
 
-    def _requests(self, placement: Placement) -> dict[str, dict[str, StatRequest]]:
+    def _requests(self, placement: Placement, stage: Stage) -> dict[str, dict[str, StatRequest]]:
         g = placement.graph
         nonnegative = nonnegative_outputs(g)
         out = {}
@@ -73,7 +76,7 @@ class MinMaxQuantization(Algorithm):
             if plan.group != "activations":
                 continue
             assert plan.config is not None
-            node = (g.name(plan.source[0]), plan.source[1])
+            node = stage.node((g.name(plan.source[0]), plan.source[1]))
             estimators = activation_estimators(
                 self._config, plan.config.mode, plan.config.granularity
             )
@@ -95,8 +98,12 @@ class MinMaxQuantization(Algorithm):
     def register_statistics(self, model: CompressedModel, collector: StatisticsCollector) -> None:
         """Register per-FQ activation statistics on the producer of each quantized tensor."""
         super().register_statistics(model, collector)
-        placement = plan_fake_quantize(single_model(model, self.name), self._config)
-        requests = [r for ends in self._requests(placement).values() for r in ends.values()]
+        requests = []
+        for stage in stages(model, self.name, self._config):
+            placement = plan_fake_quantize(stage.model, stage_params(self._config, stage))
+            requests += [
+                r for ends in self._requests(placement, stage).values() for r in ends.values()
+            ]
         collector.register(self.name, requests, stat_sampler(self._engine, self._config))
 
     # ---- quantization ------------------------------------------------------------------------
@@ -106,14 +113,39 @@ class MinMaxQuantization(Algorithm):
         if self._algo_collector is None:
             raise RuntimeError(f"{self.name}: statistics were not collected (use a Pipeline)")
         stats = self._algo_collector.get_statistics_for_algorithm(self.name)
-        ov_model = single_model(model, self.name)
-        placement = plan_fake_quantize(ov_model, self._config)
-        requests = self._requests(placement)
+        self.placements = {}
+        total = 0
+        for stage in stages(model, self.name, self._config):
+            self.placement = self._quantize_stage(stage, stats)
+            self.placements[stage.name] = self.placement
+            total += len(self.placement.plans)
+        if self._config.get("dump_intermediate_model"):
+            if not self._config.get("exec_log_dir"):
+                logger.warning(
+                    "%s: dump_intermediate_model needs exec_log_dir (the pot command line "
+                    "sets it); nothing dumped",
+                    self.name,
+                )
+            else:
+                from fastpot.graph.io import save_model  # noqa: PLC0415
+
+                save_model(model, f"{self._config.exec_log_dir}/optimized")
+        logger.info("%s: %d FakeQuantize nodes", self.name, total)
+        return model
+
+    def _quantize_stage(self, stage: Stage, stats: dict[StatRequest, Any]) -> Placement:
+        """Insert and fill the FQs of one (sub-)model; returns its placement."""
+        ov_model = stage.model
+        placement = plan_fake_quantize(ov_model, stage_params(self._config, stage))
+        requests = self._requests(placement, stage)
         nodes = insert_fake_quantize(
             ov_model,
             placement,
             weight_statistics=self._weight_statistics_fn(),
-            saturate_also=self.saturate_also,
+            # ACA names the layers it realigned with the stage prefix (none: a single model)
+            saturate_also={
+                n[len(stage.prefix) :] for n in self.saturate_also if n.startswith(stage.prefix)
+            },
         )
         ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for plan in placement.plans:
@@ -145,20 +177,7 @@ class MinMaxQuantization(Algorithm):
         for name, (low, high) in ranges.items():
             _set_ranges(nodes[name], low, high, low, high)
         ov_model.validate_nodes_and_infer_types()
-        self.placement = placement
-        if self._config.get("dump_intermediate_model"):
-            if not self._config.get("exec_log_dir"):
-                logger.warning(
-                    "%s: dump_intermediate_model needs exec_log_dir (the pot command line "
-                    "sets it); nothing dumped",
-                    self.name,
-                )
-            else:
-                from fastpot.graph.io import save_model  # noqa: PLC0415
-
-                save_model(model, f"{self._config.exec_log_dir}/optimized")
-        logger.info("%s: %d FakeQuantize nodes", self.name, len(placement.plans))
-        return model
+        return placement
 
     def _weight_statistics_fn(self) -> Any:
         params = self._config

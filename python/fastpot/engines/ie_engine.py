@@ -31,6 +31,7 @@ import openvino.opset13 as opset
 from fastpot.api.data_loader import DataLoader
 from fastpot.api.engine import Engine
 from fastpot.api.metric import Metric
+from fastpot.compat.pot_engine import PotEngineSurface
 from fastpot.graph._graph import GraphView
 from fastpot.graph.model import CompressedModel
 from fastpot.graph.value_range import nonnegative_outputs
@@ -46,7 +47,10 @@ NodeKey = Any  # node name, or (node name, output port)
 
 
 class _Input:
-    """One model input: its names, rank, static shape (if any) and element type."""
+    """One model input: its names, rank, static shape (if any), dims and element type.
+
+    ``dims``: each axis's static length, None for a dynamic one (None for a dynamic rank).
+    """
 
     def __init__(self, port: Any) -> None:
         node = port.get_node()
@@ -55,10 +59,16 @@ class _Input:
         shape = port.get_partial_shape()
         self.rank = shape.rank.get_length() if shape.rank.is_static else None
         self.static_shape = list(shape.to_shape()) if shape.is_static else None
+        self.dims: list[int | None] | None = (
+            [d.get_length() if d.is_static else None for d in shape]
+            if shape.rank.is_static
+            else None
+        )
+        self.shape_text = str(shape)
         self.dtype = np.dtype(port.get_element_type().to_dtype())
 
 
-class IEEngine(Engine):
+class IEEngine(PotEngineSurface, Engine):
     """Runs an OpenVINO model over a data loader for statistics and metrics.
 
     Parameters
@@ -90,8 +100,14 @@ class IEEngine(Engine):
         """Use `model` for the next predictions (cascades need a custom engine)."""
         if isinstance(model, CompressedModel):
             if model.is_cascade:
-                raise RuntimeError("Cascade models are not supported in current engine")
+                raise RuntimeError(
+                    "Cascade models are not supported in current engine: subclass IEEngine "
+                    "and run the sub-models in set_model/predict (as POT's custom engines do)"
+                )
+            self._nx_model = model
             model = model.get_model()
+        elif isinstance(model, ov.Model):
+            self._nx_model = CompressedModel([{"model": model}])
         if not isinstance(model, ov.Model):
             raise TypeError("model: expected a CompressedModel or an openvino.Model")
         self._model = model
@@ -236,8 +252,19 @@ class IEEngine(Engine):
         return index, first, second, meta
 
     def _feed(self, batch: list[tuple[int, Any]]) -> tuple[dict[str, np.ndarray], list[Any]]:
-        """Stack a batch into input arrays; returns (inputs, [(id, annotation, meta)])."""
-        per_input: dict[str, list[np.ndarray]] = {i.name: [] for i in self._inputs}
+        """Stack a batch into input arrays; returns (inputs, [(id, annotation, meta)]).
+
+        An item gives each input either one sample (the input's rank minus the batch axis)
+        or, with the input's full rank, ``k`` samples along the batch axis (e.g. ``[k, 24,
+        24, 3]`` for a ``[?, 24, 24, 3]`` input), fed as they are. The batch joins the items'
+        samples in item order, so statistics see every sample; ``info`` (annotations, hence
+        the metric's targets and per-sample ids) keeps one entry per loader item, as in POT.
+        A HWC sample for a 4-D input with static ``C, H, W`` axes is transposed to CHW (see
+        :meth:`_sample_array`).
+        """
+        per_input: dict[str, list[tuple[int, tuple[int, ...], np.ndarray]]] = {
+            i.name: [] for i in self._inputs
+        }
         info = []
         for index, item in batch:
             sample_id, data, annotation, meta = self._split_item(index, item)
@@ -251,7 +278,9 @@ class IEEngine(Engine):
                             f"data loader item {index}: no model input named {key!r} "
                             f"(inputs: {names})"
                         )
-                    per_input[target.name].append(self._sample_array(index, target, value))
+                    per_input[target.name].append(
+                        (index, *self._sample_array(index, target, value))
+                    )
                 missing = [n for n, v in per_input.items() if len(v) != len(info)]
                 if missing:
                     raise ValueError(
@@ -265,40 +294,131 @@ class IEEngine(Engine):
                         "give the data as {input_name: array}"
                     )
                 target = self._inputs[0]
-                per_input[target.name].append(self._sample_array(index, target, data))
+                per_input[target.name].append((index, *self._sample_array(index, target, data)))
         inputs = {}
         for spec in self._inputs:
-            arrays = per_input[spec.name]
-            if len(arrays) == 1:  # a view, not a copy (the request copies its input anyway)
-                stacked = np.expand_dims(arrays[0], axis=self._batch_dim)
-            else:
-                stacked = np.stack(arrays, axis=self._batch_dim)
+            entries = per_input[spec.name]
+            self._check_items(batch, spec, entries)
+            arrays = [array for _, _, array in entries]
+            # One item: a view, not a copy (the request copies its input anyway).
+            stacked = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, self._batch_dim)
             if spec.static_shape is not None and list(stacked.shape) != spec.static_shape:
                 first = batch[0][0]
+                counts = [a.shape[self._batch_dim] for _, _, a in entries]
+                detail = f" (samples per item: {counts})" if max(counts) != 1 else ""
                 raise ValueError(
                     f"data loader items {first}..{batch[-1][0]}: model input {spec.name!r} "
-                    f"has the static shape {spec.static_shape}, the batch is {list(stacked.shape)}"
+                    f"has the static shape {spec.static_shape}, the batch is "
+                    f"{list(stacked.shape)}{detail}"
                 )
             inputs[spec.name] = stacked
         return inputs, info
 
-    def _sample_array(self, index: int, spec: _Input, value: Any) -> np.ndarray:
+    def _check_items(
+        self,
+        batch: list[tuple[int, Any]],
+        spec: _Input,
+        entries: list[tuple[int, tuple[int, ...], np.ndarray]],
+    ) -> None:
+        """Check the items' arrays (batch axis added) against the input's static axes.
+
+        Each item is checked on its own, so the error names the item at fault and its shape;
+        items must also agree with each other on the dynamic axes other than the batch axis.
+        """
+        if spec.dims is None:
+            return
+        axis = self._batch_dim
+        expected = [d for i, d in enumerate(spec.dims) if i != axis]
+
+        def rest(array: np.ndarray) -> list[int]:
+            return [n for i, n in enumerate(array.shape) if i != axis]
+
+        def fail(index: int, given: tuple[int, ...], problem: str) -> ValueError:
+            what = "static shape" if spec.static_shape is not None else "shape"
+            shape = spec.static_shape if spec.static_shape is not None else spec.shape_text
+            joined = (
+                f"the batch is {list(entries[0][2].shape)}"
+                if len(entries) == 1
+                else f"the batch joins {len(entries)} items"
+            )
+            return ValueError(
+                f"data loader items {batch[0][0]}..{batch[-1][0]}: model input {spec.name!r} "
+                f"has the {what} {shape}, {joined}; item {index} has the shape {list(given)} "
+                f"({problem})"
+            )
+
+        for index, given, array in entries:
+            if any(d is not None and d != n for d, n in zip(expected, rest(array), strict=True)):
+                sample = _dims_text(expected)
+                batched = _dims_text([*expected[:axis], "k", *expected[axis:]])
+                raise fail(index, given, f"expected a sample {sample} or k samples {batched}")
+        first_index, _, first_array = entries[0]
+        for index, given, array in entries[1:]:
+            if rest(array) != rest(first_array):
+                raise fail(
+                    index,
+                    given,
+                    f"item {first_index} has {list(entries[0][1])}: the items of a batch "
+                    "must agree on every axis but the batch axis",
+                )
+
+    def _sample_array(
+        self, index: int, spec: _Input, value: Any
+    ) -> tuple[tuple[int, ...], np.ndarray]:
+        """Return the item's shape as given and its array for `spec`, batch axis included.
+
+        A sample (rank - 1 axes) gets a batch axis of 1; an array of the input's full rank
+        is taken as samples along the batch axis, as it is. For a 4-D input with static
+        ``[N, C, H, W]`` axes 1..3 (batch axis 0), a sample ``[H, W, C]`` or batch
+        ``[k, H, W, C]`` that does not already match ``[C, H, W]`` is transposed to CHW,
+        with one warning per engine and input. Shapes where ``[H, W, C] == [C, H, W]``
+        (``C == H == W``) are taken as CHW: they cannot be told apart.
+        """
         try:
             array = np.asarray(value, dtype=spec.dtype)
         except (TypeError, ValueError) as exc:
             raise TypeError(
                 f"data loader item {index}: model input {spec.name!r} needs {spec.dtype} data: {exc}"
             ) from None
-        if spec.rank is not None:
-            if array.ndim == spec.rank and array.shape[self._batch_dim] == 1:
-                array = np.squeeze(array, axis=self._batch_dim)
-            if array.ndim != spec.rank - 1:
-                raise ValueError(
-                    f"data loader item {index}: model input {spec.name!r} has rank {spec.rank}; "
-                    f"expected a sample of shape with {spec.rank - 1} axes (or {spec.rank} with "
-                    f"a batch axis of 1), got {list(array.shape)}"
-                )
-        return array
+        given = array.shape
+        if spec.rank is None:
+            return given, np.expand_dims(array, axis=self._batch_dim)
+        if array.ndim == spec.rank - 1:
+            array = self._hwc_to_chw(index, spec, array, batched=False)
+            return given, np.expand_dims(array, axis=self._batch_dim)
+        if array.ndim == spec.rank:
+            return given, self._hwc_to_chw(index, spec, array, batched=True)
+        raise ValueError(
+            f"data loader item {index}: model input {spec.name!r} has rank {spec.rank}; "
+            f"expected a sample of shape with {spec.rank - 1} axes (or {spec.rank} with "
+            f"samples along the batch axis {self._batch_dim}), got {list(array.shape)}"
+        )
+
+    def _hwc_to_chw(self, index: int, spec: _Input, array: np.ndarray, batched: bool) -> np.ndarray:
+        """`array` transposed to (N)CHW if it is the (N)HWC layout of a 4-D NCHW input."""
+        dims = spec.dims
+        if self._batch_dim != 0 or dims is None or len(dims) != 4 or None in dims[1:]:
+            return array
+        chw = list(dims[1:])
+        hwc = [chw[1], chw[2], chw[0]]
+        sample = list(array.shape[1:] if batched else array.shape)
+        if sample == chw or sample != hwc:
+            return array
+        warned: set[str] = self.__dict__.setdefault("_hwc_warned", set())
+        if spec.name not in warned:
+            warned.add(spec.name)
+            logger.warning(
+                "data loader item %d: model input %r has the shape %s, samples [C, H, W] = %s; "
+                "the item's %s is HWC: transposing it, and every later HWC item of this "
+                "input, to CHW (warned once)",
+                index,
+                spec.name,
+                spec.shape_text,
+                chw,
+                f"batch {list(array.shape)}" if batched else f"sample {list(array.shape)}",
+            )
+        axes = (0, 3, 1, 2) if batched else (2, 0, 1)
+        return np.ascontiguousarray(np.transpose(array, axes))
 
     # ---- inference ---------------------------------------------------------------------------
 
@@ -411,6 +531,10 @@ class IEEngine(Engine):
         """
         if self._model is None:
             raise RuntimeError("Model was not set in Engine class")
+        if self._runs_pot_flow():  # a POT-style subclass runs the model itself
+            return self._pot_predict(
+                stats_layout, sampler, stat_aliases, metric_per_sample, print_progress
+            )
         loader = self.data_loader
         if sampler is None:
             if loader is None:
@@ -668,3 +792,8 @@ def _native(acc: Any) -> Any:
     if type(acc) is not StatisticAccumulator:
         return None
     return getattr(acc, "_native", None)
+
+
+def _dims_text(dims: list[Any]) -> str:
+    """``[?, 24, 24, 3]``: a shape with ``?`` for dynamic axes."""
+    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"

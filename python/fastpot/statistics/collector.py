@@ -135,14 +135,10 @@ class StatisticsCollector:
         engine = self._engine
         engine.set_model(model)
         logger.info("Start computing statistics for %d tensors", len(by_node))
-        if hasattr(engine, "collect_statistics"):
+        if _takes_accumulators(engine, model):
             engine.collect_statistics(by_node, sampler, print_progress=progress)
-        else:  # a custom POT-style engine: statistics through predict's stats_layout
-            layout = {
-                node: {f"acc{i}": acc.update for i, acc in enumerate(accs)}
-                for node, accs in by_node.items()
-            }
-            engine.predict(stats_layout=layout, sampler=sampler, print_progress=progress)
+        else:
+            _predict_pass(engine, accumulators, sampler, progress)
         self.passes += 1
 
     def get_statistics_for_algorithm(self, algo_name: str) -> dict[StatRequest, Any]:
@@ -150,6 +146,102 @@ class StatisticsCollector:
         if algo_name not in self._results:
             raise KeyError(f"no statistics were collected for {algo_name}")
         return self._results[algo_name]
+
+
+def _takes_accumulators(engine: Any, model: Any) -> bool:
+    """Whether `engine` is fastpot's IEEngine as shipped (it feeds accumulators itself).
+
+    Cascades, engines without ``collect_statistics`` and IEEngine subclasses that run the
+    model their own way (``predict`` / ``_predict`` / ``set_model`` overridden, as POT's
+    custom engines do) get their statistics through POT's ``predict(stats_layout)``, unless
+    the subclass overrides ``collect_statistics`` as well.
+    """
+    if getattr(model, "is_cascade", False) or not hasattr(engine, "collect_statistics"):
+        return False
+    from fastpot.engines.ie_engine import IEEngine  # noqa: PLC0415 - engines import this module
+
+    if not isinstance(engine, IEEngine):
+        return True
+    cls = type(engine)
+    if cls.collect_statistics is not IEEngine.collect_statistics:
+        return True  # the subclass takes part in fastpot's own path
+    return all(
+        getattr(cls, m) is getattr(IEEngine, m) for m in ("predict", "_predict", "set_model")
+    )
+
+
+def _layout_key(node: NodeKey) -> Any:
+    """POT's stats_layout key: the node name for output 0, else ``(name, port)``."""
+    name, port = node
+    return name if port == 0 else (name, port)
+
+
+def _predict_pass(
+    engine: Any, accumulators: dict[StatRequest, Any], sampler: Any, progress: bool
+) -> None:
+    """One pass through a POT-style engine's ``predict(stats_layout, sampler, stat_aliases)``.
+
+    Each statistic function reduces the tensor it is given to what its accumulator needs
+    (per sample, and per channel where asked), so the engine keeps O(samples x channels)
+    values instead of whole activations; the values come back per call in sample order
+    and are folded into the accumulators as the batches they are.
+    """
+    from fastpot.compat.pot_engine import TensorStatistic  # noqa: PLC0415 - optional layer
+
+    layout: dict[Any, dict[str, Any]] = {}
+    names: dict[StatRequest, tuple[Any, str]] = {}
+    for request in accumulators:
+        key = _layout_key(request.node)
+        stats = layout.setdefault(key, {})
+        name = f"{request.stat}_{len(stats)}"
+        stats[name] = TensorStatistic(_compact(request))
+        names[request] = (key, name)
+    aliases = {"fastpot": {key: {n: n for n in stats} for key, stats in layout.items()}}
+    _, results = engine.predict(
+        stats_layout=layout, sampler=sampler, stat_aliases=aliases, print_progress=progress
+    )
+    for request, acc in accumulators.items():
+        key, name = names[request]
+        values = (results or {}).get(key, {}).get(name)
+        if not values:
+            raise RuntimeError(
+                f"engine {type(engine).__name__}: predict returned no statistics for "
+                f"{request.node[0]!r} port {request.node[1]} (a stats_layout key it was given)"
+            )
+        for value in values:
+            acc.update(value)
+
+
+def _compact(request: StatRequest) -> Any:
+    """Return a function of one inferred tensor whose result feeds an accumulator as it would.
+
+    Extremes and means are reduced over every axis but the samples (and the channel axis),
+    keeping the dims; quantile-type statistics need every value (a copy: engines reuse their
+    output buffers); a shape recorder needs the shape only (a zero-stride array).
+    """
+    stat = request.stat
+    axis = request.channel_axis
+
+    def reduced_axes(x: np.ndarray) -> tuple[int, ...]:
+        keep = {0, (axis + x.ndim) % x.ndim} if axis is not None else {0}
+        return tuple(a for a in range(x.ndim) if a not in keep)
+
+    def fn(tensor: Any) -> np.ndarray:
+        x = np.asarray(tensor)
+        if stat == "shape":
+            return np.broadcast_to(np.zeros((), x.dtype), x.shape)
+        if x.ndim < 2 or stat not in ("min", "max", "abs_max", "mean"):
+            return np.array(x, copy=True)
+        axes = reduced_axes(x)
+        if stat == "min":
+            return x.min(axis=axes, keepdims=True)
+        if stat == "max":
+            return x.max(axis=axes, keepdims=True)
+        if stat == "abs_max":
+            return np.abs(x).max(axis=axes, keepdims=True)
+        return x.mean(axis=axes, dtype=np.float64, keepdims=True).astype(x.dtype)
+
+    return fn
 
 
 def _result(acc: Any, request: StatRequest) -> Any:

@@ -115,9 +115,13 @@ def metric_specs(engine: Any, metrics_param: Any) -> list[MetricSpec]:
 def check_per_sample_values(metric: Any) -> None:
     """Refuse a metric without per-sample ``value`` before any inference is done.
 
-    The property must be overridden (fastpot's and POT's base classes raise); probing it on
-    the fresh metric must not raise ``NotImplementedError``. Other exceptions of the probe
-    are tolerated: a metric may have nothing to report before its first batch.
+    The property must be overridden: the class's ``value`` must not be the base class's own
+    (:class:`fastpot.api.Metric`, which ``openvino.tools.pot`` re-exports), whatever module
+    the metric's class lives in (POT's samples define metrics under
+    ``openvino.tools.pot.api.samples``). Probing it on the fresh metric must not raise
+    ``NotImplementedError`` either (what a base ``value`` of another Metric class does).
+    Other exceptions of the probe are tolerated: a metric may have nothing to report before
+    its first batch.
 
     Raises
     ------
@@ -130,7 +134,7 @@ def check_per_sample_values(metric: Any) -> None:
         "which AA needs to rank samples and layers"
     )
     owner = next((c for c in type(metric).__mro__ if "value" in c.__dict__), None)
-    if owner is None or owner is Metric or owner.__module__.startswith("openvino.tools.pot"):
+    if owner is None or owner.__dict__["value"] is Metric.__dict__["value"]:
         raise ValueError(msg)
     try:
         metric.value  # noqa: B018 - probing the property

@@ -1,5 +1,8 @@
 """POT's ``openvino.tools.pot.graph.model_utils``: load, save, compress (fastpot.graph).
 
+``add_outputs(models, node_names)`` is POT's: statistics outputs for the sub-models an
+engine's ``_set_model`` returned (fastpot.compat.pot_engine).
+
 POT's NetworkX node queries are not implemented; their replacements work on the
 ``openvino.Model`` (``CompressedModel.get_model()``): ``model.get_ops()``,
 ``op.get_type_name()``, ``op.get_friendly_name()``, ``model.add_outputs(...)``.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 from openvino.tools.pot._unsupported import missing_function
 
+from fastpot.compat.pot_engine import add_outputs
 from fastpot.graph import compress_model_weights, load_model, save_model
 
 _MODULE = "openvino.tools.pot.graph.model_utils"
@@ -20,9 +24,6 @@ _HINT = (
 get_nodes_by_type = missing_function("get_nodes_by_type", _HINT, _MODULE)
 get_node_by_name = missing_function("get_node_by_name", _HINT, _MODULE)
 get_all_operation_nodes = missing_function("get_all_operation_nodes", _HINT, _MODULE)
-add_outputs = missing_function(
-    "add_outputs", "use openvino.Model.add_outputs on CompressedModel.get_model()", _MODULE
-)
 
 __all__ = [
     "add_outputs",
