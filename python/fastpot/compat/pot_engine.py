@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import openvino as ov
 
+from fastpot.graph.model import prefixed_copy
+
 __all__ = [
     "PotEngineSurface",
     "Statistic",
@@ -410,11 +412,8 @@ class PotEngineSurface:
         self._nx_model = model
         result = []
         for i, entry in enumerate(model.models):
-            ov_model = entry["model"].clone()
-            if model.is_cascade:
-                prefix = f"{entry['name']}_"
-                for op in ov_model.get_ops():
-                    op.set_friendly_name(prefix + op.get_friendly_name())
+            prefix = f"{entry['name']}_" if model.is_cascade else ""
+            ov_model = prefixed_copy(entry["model"], prefix)
             ov_model.set_friendly_name(stage_model_name(model, i))
             item = {"model": ov_model}
             if model.is_cascade:

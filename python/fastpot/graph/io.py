@@ -19,7 +19,7 @@ from typing import Any
 
 import openvino as ov
 
-from fastpot.graph.model import CompressedModel
+from fastpot.graph.model import CompressedModel, prefixed_copy
 
 __all__ = ["load_model", "save_model"]
 
@@ -208,7 +208,9 @@ def save_model(
         ``ov.Model.get_friendly_name()``), not ``model_config.model_name``, as in POT. For
         cascades the stems are ``<model_name>_<sub>``, or ``<sub>`` without a name.
     for_stat_collection : bool
-        Accepted for POT compatibility; it changes nothing (fastpot never renames nodes).
+        For a cascade, save the sub-models with POT's statistics-time node names
+        ``<sub>_<node>`` (what a custom engine's ``_set_model`` reads back); no effect on a
+        single model.
 
     Returns
     -------
@@ -233,7 +235,6 @@ def save_model(
     renamed into place, so an interrupted save leaves no half-written model and keeps a
     previous one.
     """
-    del for_stat_collection
     if isinstance(model, ov.Model):
         model = CompressedModel([{"model": model}])
     directory = Path(save_path)
@@ -249,8 +250,11 @@ def save_model(
     results = []
     for entry, stem in zip(model.models, stems, strict=True):
         xml = directory / f"{stem}.xml"
+        ov_model = entry["model"]
+        if for_stat_collection and model.is_cascade:
+            ov_model = prefixed_copy(ov_model, f"{entry['name']}_")
         try:
-            _write_atomically(entry["model"], xml)
+            _write_atomically(ov_model, xml)
         except PermissionError as exc:
             raise PermissionError(f"{xml}: cannot write the model ({exc})") from exc
         record = {"model": str(xml), "weights": str(xml.with_suffix(".bin"))}

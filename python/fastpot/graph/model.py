@@ -7,7 +7,20 @@ from typing import Any
 
 import openvino as ov
 
-__all__ = ["CompressedModel"]
+__all__ = ["CompressedModel", "prefixed_copy"]
+
+
+def prefixed_copy(model: ov.Model, prefix: str) -> ov.Model:
+    """Return a copy of `model` whose operations are renamed ``<prefix><name>``.
+
+    POT kept a cascade's sub-models with node names prefixed ``<stage>_`` while it collected
+    statistics; custom engines and ``save_model(..., for_stat_collection=True)`` see those.
+    Tensor names are kept.
+    """
+    clone = model.clone()
+    for op in clone.get_ops():
+        op.set_friendly_name(prefix + op.get_friendly_name())
+    return clone
 
 
 class CompressedModel:

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from fastpot.algorithms._common import single_model
+from fastpot.algorithms._common import stages
 from fastpot.algorithms.accuracy_aware.ranking import (
     Evaluation,
     Evaluator,
@@ -411,7 +411,7 @@ class AccuracyAwareQuantization(Algorithm):
             int(getattr(part, "passes", 0) or 0)
             for part in (getattr(algo, "algorithms", None) or [algo])
         )
-        return _State(work, variant, RevertInfo.from_algorithm(algo, work.get_model()))
+        return _State(work, variant, RevertInfo.from_algorithm(algo, work))
 
     def _prefetch(self, model: CompressedModel, configs: list[dict[str, Any]]) -> None:
         """Register the statistics of every configuration that may run, for the first pass."""
@@ -484,7 +484,7 @@ class AccuracyAwareQuantization(Algorithm):
 
     def run(self, model: CompressedModel) -> CompressedModel:
         """Return the best quantized copy of `model` (which is not modified)."""
-        single_model(model, self.name)
+        stages(model, self.name)  # a CompressedModel: a single model or a cascade
         if not self._specs:
             logger.warning(
                 "Could not find the required metrics for optimization in the engine. Stop "
@@ -694,20 +694,19 @@ class AccuracyAwareQuantization(Algorithm):
         return [int(i) for i in ids]
 
     def _revert(self, state: _State, fq: str) -> _State:
-        group = fake_quantize_group(state.model.get_model(), fq, self._agnostic)
+        group = fake_quantize_group(state.model, fq, self._agnostic)
         work = state.model.copy()
-        revert_group(work.get_model(), group, state.info)
+        revert_group(work, group, state.info)
         return _State(work, state.variant, state.info, (*state.groups, group))
 
     def _groups(self, state: _State) -> list[tuple[str, RevertGroup]]:
         """Candidate groups of `state`: each FQ not in an earlier group starts one."""
-        ov_model = state.model.get_model()
         groups: list[tuple[str, RevertGroup]] = []
         covered: set[str] = set()
-        for fq in candidate_fake_quantizes(ov_model):
+        for fq in candidate_fake_quantizes(state.model):
             if fq in covered:
                 continue
-            group = fake_quantize_group(ov_model, fq, self._agnostic)
+            group = fake_quantize_group(state.model, fq, self._agnostic)
             covered |= set(group.fake_quantizes)
             groups.append((fq, group))
         return groups
@@ -751,8 +750,7 @@ class AccuracyAwareQuantization(Algorithm):
         return order
 
     def _search(self, state: _State, drops: dict[str, float]) -> CompressedModel:
-        ov_model = state.model.get_model()
-        self._quantized_ops = quantized_operations(ov_model, self._agnostic)
+        self._quantized_ops = quantized_operations(state.model, self._agnostic)
         logger.info(
             "The total number of quantized operations in the graph: %d", len(self._quantized_ops)
         )
@@ -816,7 +814,7 @@ class AccuracyAwareQuantization(Algorithm):
             logger.info("Reached maximum number of iterations.")
         quantized_ops = self._quantized_ops
         if quantized_ops is None:
-            quantized_ops = quantized_operations(chosen.model.get_model(), self._agnostic)
+            quantized_ops = quantized_operations(chosen.model, self._agnostic)
         reverted = chosen.reverted_layers
         logger.info(
             " %d out of %d layers have been reverted back to the floating-point precision: %s",
@@ -880,4 +878,4 @@ class _Hooks:
         return drops
 
     def fake_quantizes_left(self, state: _State) -> int:
-        return fake_quantize_count(state.model.get_model())
+        return fake_quantize_count(state.model)

@@ -6,6 +6,11 @@ agnostic operations to every FakeQuantize feeding them, weights included. Revert
 removes all of those FakeQuantize nodes and, for weighted layers, restores the bias that
 bias correction replaced and multiplies saturation-fixed weights back by 2 (spec 6.7), so a
 layer comes back to floating point together with all of its inputs.
+
+Every function takes an ``openvino.Model`` or a :class:`~fastpot.graph.CompressedModel`; in
+a cascade the names of FakeQuantize nodes and layers carry their sub-model's prefix
+``<stage>_`` (POT's names), so one name says which sub-model it is in. A group never spans
+sub-models.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import openvino as ov
 
 from fastpot.graph.fq_removal import activation_fake_quantizes, remove_fake_quantize
 from fastpot.graph.layers import find_layers, replace_constant, source_constant
+from fastpot.graph.model import CompressedModel
 
 __all__ = [
     "RevertGroup",
@@ -31,6 +37,25 @@ __all__ = [
 # Between a weights constant's FakeQuantize and its layer there may be a Convert.
 _TRANSPARENT = frozenset({"Convert"})
 _FQ = "FakeQuantize"
+AnyModel = ov.Model | CompressedModel
+
+
+def _views(model: Any) -> list[tuple[str, ov.Model]]:
+    """``[(name prefix, sub-model)]``: ``[("", model)]`` for a single model."""
+    if isinstance(model, ov.Model):
+        return [("", model)]
+    if not model.is_cascade:
+        return [("", model.get_model())]
+    return [(f"{entry['name']}_", entry["model"]) for entry in model.models]
+
+
+def _resolve(model: Any, name: str) -> tuple[str, ov.Model, str]:
+    """(prefix, sub-model, plain name) of a prefixed FakeQuantize or layer name."""
+    views = sorted(_views(model), key=lambda v: -len(v[0]))  # longest prefix first
+    for prefix, ov_model in views:
+        if name.startswith(prefix):
+            return prefix, ov_model, name[len(prefix) :]
+    raise KeyError(f"{name!r} names no sub-model of the cascade")
 
 
 @dataclass(frozen=True)
@@ -57,7 +82,7 @@ class RevertInfo:
     saturated: set[str] = field(default_factory=set)
 
     @classmethod
-    def from_algorithm(cls, algorithm: Any, model: ov.Model) -> RevertInfo:
+    def from_algorithm(cls, algorithm: Any, model: AnyModel) -> RevertInfo:
         """Collect the bookkeeping of `algorithm` and its sub-algorithms after ``run``.
 
         Layers halved by the saturation fix are read from MinMax's placement; if the base
@@ -73,15 +98,21 @@ class RevertInfo:
             if id(algo) in seen:
                 continue
             seen.add(id(algo))
-            placement = getattr(algo, "placement", None)
-            if placement is not None and hasattr(placement, "saturated"):
-                info.saturated |= set(placement.saturated)
-                found_placement = True
+            placements = getattr(algo, "placements", None) or {}
+            if not placements and getattr(algo, "placement", None) is not None:
+                placements = {None: algo.placement}
+            for stage, placement in placements.items():
+                if hasattr(placement, "saturated"):
+                    prefix = f"{stage}_" if stage else ""
+                    info.saturated |= {prefix + n for n in placement.saturated}
+                    found_placement = True
             for name, bias in (getattr(algo, "original_biases", None) or {}).items():
                 info.original_biases.setdefault(name, np.asarray(bias).copy())
             stack.extend(getattr(algo, "algorithms", None) or [])
         if not found_placement:
-            info.saturated = _detect_saturated(model)
+            info.saturated = {
+                prefix + n for prefix, sub in _views(model) for n in _detect_saturated(sub)
+            }
         return info
 
 
@@ -146,54 +177,71 @@ def _fake_quantizes_by_name(model: ov.Model) -> dict[str, Any]:
     return {op.get_friendly_name(): op for op in model.get_ops() if op.get_type_name() == _FQ}
 
 
-def fake_quantize_group(model: ov.Model, fq_name: str, agnostic: frozenset[str]) -> RevertGroup:
+def fake_quantize_group(model: AnyModel, fq_name: str, agnostic: frozenset[str]) -> RevertGroup:
     """Return the group reverted together with FakeQuantize `fq_name` (names in model order)."""
-    fqs = _fake_quantizes_by_name(model)
-    if fq_name not in fqs:
+    prefix, sub, plain = _resolve(model, fq_name)
+    fqs = _fake_quantizes_by_name(sub)
+    if plain not in fqs:
         raise KeyError(f"no FakeQuantize called {fq_name!r} in the model")
-    layers = _layers_fed_by(fqs[fq_name], agnostic)
-    group = {fq_name}
+    layers = _layers_fed_by(fqs[plain], agnostic)
+    group = {plain}
     for layer in layers:
         group |= {fq.get_friendly_name() for fq in _input_fake_quantizes(layer, agnostic)}
-    order = {op.get_friendly_name(): i for i, op in enumerate(model.get_ordered_ops())}
+    order = {op.get_friendly_name(): i for i, op in enumerate(sub.get_ordered_ops())}
     return RevertGroup(
-        fake_quantizes=tuple(sorted(group, key=order.__getitem__)),
-        layers=tuple(sorted((n.get_friendly_name() for n in layers), key=order.__getitem__)),
+        fake_quantizes=tuple(prefix + n for n in sorted(group, key=order.__getitem__)),
+        layers=tuple(
+            prefix + n
+            for n in sorted((n.get_friendly_name() for n in layers), key=order.__getitem__)
+        ),
     )
 
 
-def candidate_fake_quantizes(model: ov.Model) -> list[str]:
+def candidate_fake_quantizes(model: AnyModel) -> list[str]:
     """Every FakeQuantize name: activation ones first, then weights, each in model order."""
-    activations = [fq.get_friendly_name() for fq in activation_fake_quantizes(model)]
-    chosen = set(activations)
-    weights = [
-        op.get_friendly_name()
-        for op in model.get_ordered_ops()
-        if op.get_type_name() == _FQ and op.get_friendly_name() not in chosen
-    ]
+    activations: list[str] = []
+    weights: list[str] = []
+    for prefix, sub in _views(model):
+        own = [fq.get_friendly_name() for fq in activation_fake_quantizes(sub)]
+        chosen = set(own)
+        activations += [prefix + n for n in own]
+        weights += [
+            prefix + op.get_friendly_name()
+            for op in sub.get_ordered_ops()
+            if op.get_type_name() == _FQ and op.get_friendly_name() not in chosen
+        ]
     return activations + weights
 
 
-def quantized_operations(model: ov.Model, agnostic: frozenset[str]) -> list[str]:
+def quantized_operations(model: AnyModel, agnostic: frozenset[str]) -> list[str]:
     """Names of the operations fed by at least one FakeQuantize, in model order."""
-    names: set[str] = set()
-    for fq in _fake_quantizes_by_name(model).values():
-        names |= {n.get_friendly_name() for n in _layers_fed_by(fq, agnostic)}
-    return [
-        op.get_friendly_name() for op in model.get_ordered_ops() if op.get_friendly_name() in names
-    ]
+    out: list[str] = []
+    for prefix, sub in _views(model):
+        names: set[str] = set()
+        for fq in _fake_quantizes_by_name(sub).values():
+            names |= {n.get_friendly_name() for n in _layers_fed_by(fq, agnostic)}
+        out += [
+            prefix + op.get_friendly_name()
+            for op in sub.get_ordered_ops()
+            if op.get_friendly_name() in names
+        ]
+    return out
 
 
-def revert_group(model: ov.Model, group: RevertGroup, info: RevertInfo) -> None:
+def revert_group(model: AnyModel, group: RevertGroup, info: RevertInfo) -> None:
     """Revert `group` in `model` (in place).
 
     The group's FakeQuantize nodes are bypassed (output-facing names restored), and each
     weighted layer of the group gets its original bias back and, if the saturation fix
     halved its weights, the weights multiplied by 2.
     """
-    fqs = _fake_quantizes_by_name(model)
-    remove_fake_quantize(model, [fqs[n] for n in group.fake_quantizes if n in fqs])
-    layers = {layer.name: layer for layer in find_layers(model)}
+    if not group.fake_quantizes and not group.layers:
+        return
+    prefix, sub, _ = _resolve(model, (group.fake_quantizes or group.layers)[0])
+    fqs = _fake_quantizes_by_name(sub)
+    plain_fqs = [n[len(prefix) :] for n in group.fake_quantizes]
+    remove_fake_quantize(sub, [fqs[n] for n in plain_fqs if n in fqs])
+    layers = {prefix + layer.name: layer for layer in find_layers(sub)}
     for name in group.layers:
         layer = layers.get(name)
         if layer is None:
@@ -207,9 +255,9 @@ def revert_group(model: ov.Model, group: RevertGroup, info: RevertInfo) -> None:
                 )
         if name in info.original_biases and layer.bias is not None:
             replace_constant(layer.bias, info.original_biases[name])
-    model.validate_nodes_and_infer_types()
+    sub.validate_nodes_and_infer_types()
 
 
-def fake_quantize_count(model: ov.Model) -> int:
+def fake_quantize_count(model: AnyModel) -> int:
     """Count the FakeQuantize nodes left in `model`."""
-    return sum(1 for op in model.get_ops() if op.get_type_name() == _FQ)
+    return sum(1 for _, sub in _views(model) for op in sub.get_ops() if op.get_type_name() == _FQ)
