@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from openvino.tools.pot import Metric, create_pipeline, load_model
 
 DATA = Path(__file__).resolve().parents[1] / "data"
