@@ -648,14 +648,19 @@ class PotEngineSurface:
             for entry in models:
                 cast_friendly_names(entry["model"].outputs)
             if isinstance(self._model, list):  # type: ignore[attr-defined]
-                added = self._add_outputs(names_map) or {}
+                self._add_outputs(names_map)
             else:
                 key = self._model.get_friendly_name()  # type: ignore[attr-defined]
-                added = {key: self._add_outputs(list(names_map[key].values()))}
+                self._add_outputs(list(names_map[key].values()))
             for entry in models:
                 key = entry["model"].get_friendly_name()
-                add_tensor_names(added.get(key) or [], names_map[key].keys())
-                node_names.extend(names_map[key].keys())
+                wanted = names_map.get(key) or names_map.get(entry.get("name"), {})
+                # Found again by node rather than taken from _add_outputs' return value:
+                # POT's own samples override _add_outputs without returning anything.
+                add_tensor_names(
+                    [_resolve_output(entry["model"], n) for n in wanted.values()], wanted.keys()
+                )
+                node_names.extend(wanted.keys())
                 output_names.extend(collect_model_outputs(entry["model"]))
             align_stat_names_with_results(
                 output_names, node_names, node_to_result, stats_layout, stat_aliases
