@@ -161,7 +161,6 @@ def test_unimplemented_algorithms_raise_not_implemented(dropin, name, hint) -> N
         (".graph.model_utils", "get_nodes_by_type"),
         (".graph.model_utils", "get_node_by_name"),
         (".graph.model_utils", "get_all_operation_nodes"),
-        (".graph.model_utils", "add_outputs"),
     ],
 )
 def test_unimplemented_functions_raise_not_implemented(dropin, relative, name) -> None:

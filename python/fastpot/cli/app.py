@@ -22,7 +22,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from fastpot.cli.config import (
     template_config,
 )
 
-__all__ = ["app", "build_parser", "main"]
+__all__ = ["app", "build_parser", "main", "optimize"]
 
 logger = logging.getLogger("fastpot.cli")
 
@@ -196,9 +196,9 @@ def _resolve_paths(config: dict[str, Any], base: Path) -> None:
     fix(config["engine"], "data_source")
 
 
-def _run_directory(args: argparse.Namespace, config: dict[str, Any]) -> Path:
-    output = Path(args.output_dir)
-    if args.direct_dump:
+def _run_directory(output_dir: str | Path, direct_dump: bool, config: dict[str, Any]) -> Path:
+    output = Path(output_dir)
+    if direct_dump:
         return output
     algorithms = "_".join(a["name"] for a in config["compression"]["algorithms"])
     stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
@@ -222,7 +222,7 @@ def _redact(config: Any) -> Any:
     return config
 
 
-def _stamp_model(model: Any, config: dict[str, Any], argv: Sequence[str]) -> None:
+def _stamp_model(model: Any, config: dict[str, Any], argv: Sequence[str] | None) -> None:
     from fastpot import __version__  # noqa: PLC0415
 
     for entry in model.models:
@@ -231,7 +231,8 @@ def _stamp_model(model: Any, config: dict[str, Any], argv: Sequence[str]) -> Non
             json.dumps(_redact(config), sort_keys=True), ["quantization_parameters", "config"]
         )
         ov_model.set_rt_info(f"fastpot {__version__}", ["quantization_parameters", "version"])
-        ov_model.set_rt_info(" ".join(argv), ["quantization_parameters", "cli_params"])
+        if argv is not None:
+            ov_model.set_rt_info(" ".join(argv), ["quantization_parameters", "cli_params"])
 
 
 def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
@@ -256,7 +257,7 @@ def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
     _check_arguments(parser, args)
     config = _load_config(args)
 
-    run_dir = _run_directory(args, config)
+    run_dir = _run_directory(args.output_dir, args.direct_dump, config)
     run_dir.mkdir(parents=True, exist_ok=True)
     log_file = run_dir / "log.txt"
     owns_logging = not log_setup.is_initialized()
@@ -268,7 +269,7 @@ def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
     root = logging.getLogger(log_setup.ROOT_NAME)
     root.addHandler(file_handler)
     try:
-        models = _quantize(config, run_dir, args, list(argv))
+        models = _quantize(config, run_dir, args.keep_uncompressed_weights, list(argv))
     except Exception as exc:
         # The console gets the message from main(); log.txt keeps it with the run.
         file_handler.handle(
@@ -284,7 +285,10 @@ def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
 
 
 def _quantize(
-    config: dict[str, Any], run_dir: Path, args: argparse.Namespace, argv: list[str]
+    config: dict[str, Any],
+    run_dir: Path,
+    keep_uncompressed_weights: bool,
+    argv: list[str] | None,
 ) -> list[dict[str, str]]:
     from fastpot.cli.simplified_engine import SimplifiedEngine  # noqa: PLC0415
     from fastpot.graph import compress_model_weights, load_model, save_model  # noqa: PLC0415
@@ -307,7 +311,7 @@ def _quantize(
     logger.info("=" * 75)
     pipeline = create_pipeline(algorithms, engine)
     model = pipeline.run(model)
-    if not args.keep_uncompressed_weights:
+    if not keep_uncompressed_weights:
         compress_model_weights(model)
     _stamp_model(model, config, argv)
     paths = save_model(model, run_dir / "optimized", model_name=model_name)
@@ -315,6 +319,76 @@ def _quantize(
         logger.info("Output model: %s", entry["model"])
     logger.info("=" * 75)
     return paths
+
+
+# Keys POT's Config added to the model and engine sections for a run (they are not config
+# file keys): optimize() takes them from a POT-style config and removes them before checking.
+_MODEL_RUN_KEYS = ("output_dir", "direct_dump", "keep_uncompressed_weights", "exec_log_dir")
+_MODEL_INTERNAL_KEYS = ("log_algo_name",)
+
+
+def _plain(value: Any) -> Any:
+    """Nested mappings (``addict.Dict``, fastpot's ``Dict``, POT's ``Config``) as dicts."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def optimize(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Quantize as ``pot -c`` does, from a config mapping: POT's ``app.run.optimize``.
+
+    Loads the model, runs the configured algorithms on the simplified engine's images,
+    compresses the weights to int8 (unless ``model.keep_uncompressed_weights``) and saves
+    ``<exec_log_dir>/optimized/<model_name>.{xml,bin}``. No log file is written (``pot``
+    writes ``log.txt``; here logging is the caller's, e.g. ``init_logger``).
+
+    Parameters
+    ----------
+    config : mapping
+        A POT config (``model``, ``engine``, ``compression`` sections, as in a config file;
+        plain dicts or ``addict.Dict``). The ``model`` section may also hold POT's run
+        keys: ``exec_log_dir`` (where results go), else ``output_dir`` (default
+        ``./results``) with ``direct_dump`` (as ``pot``'s ``--output-dir``/``-d``), and
+        ``keep_uncompressed_weights``. ``engine.evaluate`` must be false: the simplified
+        engine has no metric.
+
+    Returns
+    -------
+    None
+        As POT's ``optimize`` without evaluation (the saved model is at the path above).
+
+    Raises
+    ------
+    ConfigError
+        A config fastpot cannot run (unknown keys name the closest valid one), or
+        ``engine.evaluate`` requested.
+    """
+    raw = _plain(config)
+    if not isinstance(raw, dict):
+        raise ConfigError("optimize: config must be a mapping with model/engine/compression")
+    model = raw.get("model")
+    engine = raw.get("engine")
+    run: dict[str, Any] = {}
+    if isinstance(model, dict):
+        run = {key: model.pop(key) for key in _MODEL_RUN_KEYS if key in model}
+        for key in _MODEL_INTERNAL_KEYS:
+            model.pop(key, None)
+    if isinstance(engine, dict) and engine.pop("evaluate", False):
+        raise ConfigError(
+            "optimize: engine.evaluate needs an accuracy metric, and the simplified engine has "
+            "none; evaluate with the Python API (IEEngine with a DataLoader and a Metric)"
+        )
+    prepared = prepare_config(raw, source="optimize(config)")
+    if run.get("exec_log_dir"):
+        run_dir = Path(run["exec_log_dir"])
+    else:
+        output_dir = run.get("output_dir") or "./results"
+        run_dir = _run_directory(output_dir, bool(run.get("direct_dump")), prepared)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _quantize(prepared, run_dir, bool(run.get("keep_uncompressed_weights")), None)
+    return None
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "pot") -> int:

@@ -217,8 +217,36 @@ class ImageLoader(DataLoader):
         return {self._input_name: image, self._image_info: info}, None
 
 
+class _DataOnlyItems(DataLoader):
+    """A user's loader for the simplified engine, whose items may be bare data (as in POT).
+
+    POT's simplified engine took every item as the model input itself (an array or an
+    ``{input_name: array}`` dict), with no annotation; fastpot's engine wants ``(data,
+    annotation)`` tuples. Items that are not tuples become ``(item, None)``; other
+    attributes (``config``, ...) are the wrapped loader's.
+    """
+
+    def __init__(self, loader: Any) -> None:  # no DataLoader.__init__: config is the loader's
+        self.loader = loader
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        item = self.loader[index]
+        return item if isinstance(item, tuple) else (item, None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "loader":  # not set yet (e.g. while unpickling)
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
+
 class SimplifiedEngine(IEEngine):
     """An :class:`~fastpot.engines.IEEngine` over an :class:`ImageLoader`, without a metric.
+
+    POT's ``openvino.tools.pot.engines.simplified_engine.SimplifiedEngine``, with its
+    constructor: ``SimplifiedEngine(config, data_loader=None, metric=None)``.
 
     Parameters
     ----------
@@ -226,13 +254,26 @@ class SimplifiedEngine(IEEngine):
         The config file's engine section: ``data_source``, ``device`` (default CPU),
         ``layout``, ``central_fraction``, ``stat_requests_number``, ``eval_requests_number``.
     data_loader : DataLoader, optional
-        Default: an :class:`ImageLoader` over ``data_source``.
+        Default: an :class:`ImageLoader` over ``data_source`` (none without one). As in POT,
+        its items may be bare model inputs (an array or ``{input_name: array}``) instead of
+        ``(data, annotation)`` tuples.
+    metric : Metric, optional
+        Accepted for POT's signature and ignored: the simplified engine computes no metric
+        (POT's never updated one either), so ``predict`` returns None as metrics.
     """
 
-    def __init__(self, config: Any, data_loader: DataLoader | None = None) -> None:
+    def __init__(
+        self, config: Any, data_loader: DataLoader | None = None, metric: Any = None
+    ) -> None:
         config = dict(config)
         config.setdefault("device", "CPU")
-        super().__init__(config, data_loader or ImageLoader(config), metric=None)
+        if data_loader is None:
+            loader = ImageLoader(config) if config.get("data_source") else None
+        elif isinstance(data_loader, ImageLoader):
+            loader = data_loader
+        else:
+            loader = _DataOnlyItems(data_loader)
+        super().__init__(config, loader, metric=None)
 
     def set_model(self, model: Any) -> None:
         """Use `model`, and tell the image loader its input layout and size."""

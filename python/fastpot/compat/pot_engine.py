@@ -302,6 +302,20 @@ def _resolve_output(ov_model: Any, name: Any) -> Any:
     raise KeyError(f"model {ov_model.get_friendly_name()!r}: no node or tensor named {name!r}")
 
 
+def _exported_output(ov_model: Any, name: Any) -> Any:
+    """Return the model output (a Result's) that exports `name`, else `name`'s own output.
+
+    A Result added by ``add_outputs`` has a tensor of its own (OpenVINO 2026): names given to
+    the producer's tensor afterwards do not reach the compiled model's outputs.
+    """
+    source = _resolve_output(ov_model, name)
+    for output in ov_model.outputs:
+        fed = output.get_node().input_value(0)
+        if fed.get_node() == source.get_node() and fed.get_index() == source.get_index():
+            return output
+    return source
+
+
 def _add_outputs_to(ov_model: Any, names: Iterable[Any]) -> list[Any]:
     outputs = [_resolve_output(ov_model, n) for n in names]
     return list(ov_model.add_outputs(outputs)) if outputs else []
@@ -658,7 +672,7 @@ class PotEngineSurface:
                 # Found again by node rather than taken from _add_outputs' return value:
                 # POT's own samples override _add_outputs without returning anything.
                 add_tensor_names(
-                    [_resolve_output(entry["model"], n) for n in wanted.values()], wanted.keys()
+                    [_exported_output(entry["model"], n) for n in wanted.values()], wanted.keys()
                 )
                 node_names.extend(wanted.keys())
                 output_names.extend(collect_model_outputs(entry["model"]))

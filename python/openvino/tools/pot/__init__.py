@@ -13,12 +13,27 @@ logged on import (POT printed a deprecation warning).
 
 from __future__ import annotations
 
+from contextlib import suppress
 from importlib import import_module
 from typing import Any
 
 from openvino.tools.pot._unsupported import install_finder, missing_class
 
 install_finder()
+
+
+def _legacy_runtime() -> None:
+    """Make ``openvino.runtime`` an attribute of ``openvino``, as POT-era scripts expect.
+
+    POT's clients write ``openvino.runtime.get_version()`` after ``import openvino``. The
+    import finds the installed OpenVINO's own ``openvino.runtime`` first if there is one,
+    else fastpot's legacy namespace (``_fastpot_legacy_runtime``; absent: nothing to do).
+    """
+    with suppress(ImportError):
+        import_module("openvino.runtime")
+
+
+_legacy_runtime()
 
 # As in POT: only the algorithm classes (18 quantization, then 3 sparsity names).
 __all__ = [

@@ -34,7 +34,6 @@ _AC = (
 # Sub-modules (relative to openvino.tools.pot) that are out of scope, with the alternative.
 MODULE_HINTS: dict[str, str] = {
     "engines.ac_engine": _AC,
-    "engines.simplified_engine": "use fastpot.cli.simplified_engine.SimplifiedEngine",
     "configs": "pass plain dicts; the pot command line validates config files itself "
     "(fastpot.cli.config)",
     "data_loaders": "use fastpot.cli.simplified_engine.ImageLoader for a folder of images, "
@@ -48,9 +47,6 @@ MODULE_HINTS: dict[str, str] = {
     "graph.node_utils": "work on the openvino.Model (CompressedModel.get_model()) directly",
     "graph.editor": "work on the openvino.Model (CompressedModel.get_model()) directly",
     "graph.transformer": "work on the openvino.Model (CompressedModel.get_model()) directly",
-    "statistics.collector": "statistics are collected by fastpot's pipeline",
-    "statistics.statistics": "statistics are collected by fastpot's pipeline",
-    "statistics.statistic_graph_builder": "statistics are collected by fastpot's pipeline",
 }
 
 

@@ -1,7 +1,7 @@
-"""POT's ``openvino.tools.pot.app.run``: ``main()`` and ``app(argv)`` of the ``pot`` command."""
+"""POT's ``openvino.tools.pot.app.run``: ``main()``, ``app(argv)`` and ``optimize(config)``."""
 
 from __future__ import annotations
 
-from fastpot.cli.app import app, main
+from fastpot.cli.app import app, main, optimize
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "optimize"]

@@ -1,1 +1,1 @@
-"""POT's ``openvino.tools.pot.statistics`` (only ``.functions`` is provided)."""
+"""POT's ``openvino.tools.pot.statistics`` (``.functions``, ``.collector`` and ``.statistics`` are provided)."""

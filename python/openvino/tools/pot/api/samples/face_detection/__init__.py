@@ -1,0 +1,3 @@
+"""POT's face-detection sample helpers (``.utils``: the MTCNN box functions)."""
+
+from __future__ import annotations

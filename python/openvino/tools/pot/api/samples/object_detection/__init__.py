@@ -1,0 +1,3 @@
+"""POT's object-detection sample helpers (``.data_loader.COCOLoader``, ``.metric.MAP``)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""POT's speech sample helpers (``.data_loader.ArkDataLoader``, ``.utils.ArkEngine``)."""
+
+from __future__ import annotations
