@@ -152,8 +152,8 @@ def _takes_accumulators(engine: Any, model: Any) -> bool:
     """Whether `engine` is fastpot's IEEngine as shipped (it feeds accumulators itself).
 
     Cascades, engines without ``collect_statistics`` and IEEngine subclasses that run the
-    model their own way (``predict`` / ``_predict`` / ``set_model`` overridden, as POT's
-    custom engines do) get their statistics through POT's ``predict(stats_layout)``, unless
+    model their own way (``predict`` / ``_predict`` overridden, as POT's custom engines do)
+    get their statistics through POT's ``predict(stats_layout)``, unless
     the subclass overrides ``collect_statistics`` as well.
     """
     if getattr(model, "is_cascade", False) or not hasattr(engine, "collect_statistics"):
@@ -165,9 +165,7 @@ def _takes_accumulators(engine: Any, model: Any) -> bool:
     cls = type(engine)
     if cls.collect_statistics is not IEEngine.collect_statistics:
         return True  # the subclass takes part in fastpot's own path
-    return all(
-        getattr(cls, m) is getattr(IEEngine, m) for m in ("predict", "_predict", "set_model")
-    )
+    return all(getattr(cls, m) is getattr(IEEngine, m) for m in ("predict", "_predict"))
 
 
 def _layout_key(node: NodeKey) -> Any:
