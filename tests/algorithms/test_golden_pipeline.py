@@ -1,7 +1,10 @@
-"""Every golden POT 2023.3 run, end to end through the POT-style API (issue 5).
+"""Every golden POT 2023.3 run, end to end through the POT-style API (issues 5 and 12).
 
-For each of the 43 (model, configuration) pairs of tests/data/golden (copied from
-../shared/golden): load the zoo model, run ``create_pipeline(<POT's algorithms>, IEEngine)``
+For each of the 43 (model, configuration) pairs of tests/data/golden/pot-2023.3 (copied from
+../shared/golden) and each run of tests/data/golden/pot-2023.3-patterns (the pattern models
+of tests/data/zoo_patterns, made by tools/make_pattern_models.py and run through POT 2023.3
+by tools/make_pattern_golden.py): load the model, run ``create_pipeline(<POT's algorithms>,
+IEEngine)``
 on the same calibration data, and compare the quantized model with what POT saved: the
 same FakeQuantize set, equal levels, activation ranges within 1e-5 relative, weight ranges
 exact (within 1e-4 of the layer's magnitude where POT rewrote the weights from activation
@@ -23,9 +26,18 @@ from fastpot.engines import IEEngine
 from fastpot.pipeline import create_pipeline
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-ZOO = DATA / "zoo"
-GOLDEN = DATA / "golden" / "pot-2023.3"
-RUNS = sorted(p for p in GOLDEN.glob("*.json") if p.name != "index.json")
+# (golden files, the models they were made from)
+GOLDEN_SETS = (
+    (DATA / "golden" / "pot-2023.3", DATA / "zoo"),
+    (DATA / "golden" / "pot-2023.3-patterns", DATA / "zoo_patterns"),
+)
+ZOOS = {golden.name: zoo for golden, zoo in GOLDEN_SETS}
+RUNS = sorted(p for golden, _ in GOLDEN_SETS for p in golden.glob("*__*.json"))
+
+
+def _zoo(run: Path) -> Path:
+    return ZOOS[run.parent.name]
+
 
 ACTIVATION_RTOL = 1e-5
 REWRITE_RTOL = 1e-4
@@ -41,28 +53,41 @@ def _array(record: dict) -> np.ndarray:
 
 
 class _NpzLoader(DataLoader):
-    def __init__(self, path: Path) -> None:
+    """Sample i of every input, as make_golden.py fed POT: ``data[name][i:i+1]``.
+
+    An input stored ``[N, *full shape]`` (a recurrent state ``[2, 1, H]``: no batch axis,
+    POT squeezed and reshaped ``[1, 2, 1, H]`` to it) is given in its full shape.
+    """
+
+    def __init__(self, path: Path, shapes: dict[str, list[int]]) -> None:
         with np.load(path) as data:
             self._data = {k: data[k] for k in data.files}
+        self._whole = {k for k, v in self._data.items() if list(v.shape[1:]) == shapes.get(k)}
         self._n = len(next(iter(self._data.values())))
 
     def __len__(self) -> int:
         return self._n
 
     def __getitem__(self, i: int):
-        return {k: v[i : i + 1] for k, v in self._data.items()}, None
+        return {k: v[i] if k in self._whole else v[i : i + 1] for k, v in self._data.items()}, None
+
+
+@cache
+def _input_shapes(zoo: Path, name: str) -> dict[str, list[int]]:
+    manifest = json.loads((zoo / "manifest.json").read_text())["models"][name]
+    return {i["name"]: i["shape"] for i in manifest["inputs"]}
 
 
 @cache
 def _quantized(run: Path):
     golden = _golden(run)
     name = golden["model"]
+    zoo = _zoo(run)
     model = load_model(
-        {"model_name": name, "model": str(ZOO / f"{name}.xml"), "weights": str(ZOO / f"{name}.bin")}
+        {"model_name": name, "model": str(zoo / f"{name}.xml"), "weights": str(zoo / f"{name}.bin")}
     )
-    engine = IEEngine(
-        {"device": "CPU", "stat_requests_number": 1}, data_loader=_NpzLoader(ZOO / f"{name}.npz")
-    )
+    loader = _NpzLoader(zoo / f"{name}.npz", _input_shapes(zoo, name))
+    engine = IEEngine({"device": "CPU", "stat_requests_number": 1}, data_loader=loader)
     pipeline = create_pipeline(golden["pot_config"]["algorithms"], engine)
     return pipeline.run(model).get_model()
 
@@ -99,7 +124,7 @@ def _rewritten_by_statistics(golden: dict) -> set[str]:
     return out
 
 
-@pytest.mark.parametrize("run", RUNS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("run", RUNS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_fake_quantize_nodes_match_pot(run: Path) -> None:
     golden = _golden(run)
     model = _quantized(run)
@@ -134,7 +159,7 @@ def _input_constant(model, consumer: dict) -> np.ndarray:
     return _constant(node)
 
 
-@pytest.mark.parametrize("run", RUNS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("run", RUNS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_rewritten_constants_match_pot(run: Path) -> None:
     golden = _golden(run)
     model = _quantized(run)
@@ -144,8 +169,8 @@ def test_rewritten_constants_match_pot(run: Path) -> None:
     original = load_model(
         {
             "model_name": golden["model"],
-            "model": str(ZOO / f"{golden['model']}.xml"),
-            "weights": str(ZOO / f"{golden['model']}.bin"),
+            "model": str(_zoo(run) / f"{golden['model']}.xml"),
+            "weights": str(_zoo(run) / f"{golden['model']}.bin"),
         }
     ).get_model()
     # Every bias Add and weighted-layer input of the original model: POT's new value where POT

@@ -30,6 +30,10 @@ class BiasTarget:
         """Per-channel mean of the FP32 output (mean over samples)."""
         return StatRequest(self.output, "mean", "mean", channel_axis=self.output_channel_axis)
 
+    def input_tensor_mean(self) -> StatRequest:
+        """Return the request for the element-wise mean FP32 input sample (full shape)."""
+        return StatRequest(self.input, "tensor_mean")
+
     def input_mean(self) -> StatRequest:
         """Per-channel mean of the FP32 input."""
         return StatRequest(self.input, "mean", "mean", channel_axis=self.input_channel_axis)

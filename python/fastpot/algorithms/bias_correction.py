@@ -14,13 +14,22 @@ import logging
 from typing import Any
 
 import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
 
-from fastpot.algorithms._bias import BiasTarget, bias_targets, channel_shaped, propose_bias
+from fastpot.algorithms._bias import (
+    BiasTarget,
+    bias_targets,
+    channel_shaped,
+    fake_quantize,
+    propose_bias,
+)
 from fastpot.algorithms._common import Stage, stage_params, stages, stat_sampler, subset_size
 from fastpot.algorithms.algorithm import Algorithm
+from fastpot.algorithms.fast_bias_correction import quantized_weights
 from fastpot.algorithms.registry import COMPRESSION_ALGORITHMS
 from fastpot.graph.fq_removal import activation_fake_quantizes, remove_fake_quantize
-from fastpot.graph.layers import find_layers, replace_constant
+from fastpot.graph.layers import find_layers, replace_constant, source_constant
 from fastpot.graph.model import CompressedModel
 from fastpot.statistics.collector import StatisticsCollector
 
@@ -42,6 +51,87 @@ def _ancestors(model: Any, names: set[str]) -> dict[str, set[str]]:
                 up.add(sname)
         memo[node.get_friendly_name()] = up
     return {n: memo.get(n, set()) for n in names}
+
+
+_RECURRENT = ("LSTMSequence", "GRUSequence", "RNNSequence", "LSTMCell", "GRUCell", "RNNCell")
+
+
+def _fold_recurrent_weights(model: Any) -> None:
+    """Replace weight FakeQuantizes that feed recurrent ops by their constant output.
+
+    OpenVINO's CPU plugin needs Constants on a recurrent op's weight ports; with the
+    activation FQs gone (the weight-quantized model bias correction measures) nothing
+    folds them, so they are folded here: the same numbers, as a Constant.
+    """
+    for fq in [op for op in model.get_ordered_ops() if op.get_type_name() == "FakeQuantize"]:
+        targets = list(fq.output(0).get_target_inputs())
+        if not targets or any(t.get_node().get_type_name() not in _RECURRENT for t in targets):
+            continue
+        values = [source_constant(fq.input_value(i)) for i in range(5)]
+        if any(v is None for v in values):
+            continue
+        data, il, ih, ol, oh = (np.asarray(v.get_data(), np.float32) for v in values)
+        folded = fake_quantize(data, il, ih, ol, oh, int(fq.get_attributes()["levels"]))
+        const = ops.constant(folded.astype(np.float32), name=fq.get_friendly_name())
+        for target in targets:
+            target.replace_source_output(const.output(0))
+    model.validate_nodes_and_infer_types()
+
+
+def _after_parameters(model: Any) -> set[str]:
+    """Convolution/MatMul layers reached from a Parameter through no other of them."""
+    found: set[str] = set()
+    stack = list(model.get_parameters())
+    seen: set[str] = set()
+    while stack:
+        node = stack.pop()
+        for output in node.outputs():
+            for target in output.get_target_inputs():
+                child = target.get_node()
+                name = child.get_friendly_name()
+                if name in seen:
+                    continue
+                seen.add(name)
+                if child.get_type_name() in ("Convolution", "MatMul"):
+                    found.add(name)
+                else:
+                    stack.append(child)
+    return found
+
+
+def _behind_fake_quantize(model: Any) -> set[str]:
+    """Operations downstream of a weight-quantized operation (their input is not FP32)."""
+    quantized: set[str] = set()
+    behind: set[str] = set()
+    for node in model.get_ordered_ops():
+        producers = [v.get_node() for v in node.input_values()]
+        if any(p.get_type_name() == "FakeQuantize" for p in producers):
+            quantized.add(node.get_friendly_name())
+        if any(p.get_friendly_name() in quantized | behind for p in producers):
+            behind.add(node.get_friendly_name())
+    return behind
+
+
+def _output_mean_on(model: Any, layer: Any, x_mean: np.ndarray, t: BiasTarget) -> np.ndarray:
+    """Per-channel mean output (bias included) of the weight-quantized layer on `x_mean`.
+
+    Convolution and MatMul are affine, so the mean of the outputs over the samples is the
+    output of the mean sample: one inference of the one-layer model gives it exactly.
+    """
+    w = quantized_weights(layer)
+    param = ops.parameter(list(x_mean.shape), np.float32)
+    copy = next(op for op in model.clone().get_ops() if op.get_friendly_name() == layer.name)
+    copy.input(0).replace_source_output(param.output(0))
+    copy.input(1).replace_source_output(ops.constant(w).output(0))
+    out = copy.output(0)
+    if layer.bias is not None:
+        bias = np.asarray(layer.bias.get_data(), np.float32)
+        out = ops.add(out, ops.constant(bias)).output(0)
+    model = ov.Model([ops.result(out)], [param])
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    y = np.asarray(compiled(x_mean.astype(np.float32))[0], np.float64)
+    axis = t.output_channel_axis
+    return np.moveaxis(y, axis, 0).reshape(y.shape[axis], -1).mean(axis=1).astype(np.float32)
 
 
 def _batch_one(model: Any, targets: list[BiasTarget]) -> list[BiasTarget]:
@@ -80,6 +170,7 @@ class BiasCorrection(Algorithm):
         self.original_biases: dict[str, np.ndarray] = {}
         #: Inference passes the last run spent on the quantized model.
         self.passes = 0
+        self._fp32_fed: set[tuple[str | None, str]] = set()
 
     def _subset(self, model: CompressedModel | None) -> int:
         n = subset_size(self._engine, self._config)
@@ -99,6 +190,14 @@ class BiasCorrection(Algorithm):
         ]
         self._sampler = stat_sampler(self._engine, self._config, self._subset(model))
         requests = [t.output_mean() for _, t in self._targets]
+        # POT fed the layers reached from a model input through no Convolution/MatMul with
+        # their FP32 input (statistics it collected), not with the quantized upstream.
+        self._fp32_fed = set()
+        if not model.is_cascade:
+            for stage, t in self._targets:
+                if t.layer in _after_parameters(stage.model):
+                    self._fp32_fed.add((stage.name, t.layer))
+                    requests.append(t.input_tensor_mean())
         collector.register(self.name, requests, self._sampler)
 
     def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:
@@ -129,8 +228,13 @@ class BiasCorrection(Algorithm):
         threshold = float(self._config.get("threshold") or self.default_threshold)
         all_nodes = bool(self._config.get("apply_for_all_nodes"))
         work = model.copy()
+        behind_fq: dict[str | None, set[str]] = {}
         for entry in work.models:
             remove_fake_quantize(entry["model"], activation_fake_quantizes(entry["model"]))
+            behind_fq[entry.get("name") if work.is_cascade else None] = _behind_fake_quantize(
+                entry["model"]
+            )
+            _fold_recurrent_weights(entry["model"])
         work_stages = {s.name: s for s in stages(work, self.name)}
         collector = StatisticsCollector(self._engine)
         self.passes = 0
@@ -152,11 +256,27 @@ class BiasCorrection(Algorithm):
             while pending:
                 names = {t.layer for t in pending}
                 ready = [t for t in pending if not (upstream[t.layer] & names)]
-                collector.register(self.name, [t.output_mean() for t in ready], self._sampler)
-                collector.compute_statistics(work)
-                self.passes += 1
-                quantized = collector.get_statistics_for_algorithm(self.name)
                 work_layers = {layer.name: layer for layer in find_layers(work_model)}
+                quantized: dict[Any, Any] = {}
+                measured = []
+                for t in ready:
+                    x_mean = fp32.get(t.input_tensor_mean())
+                    if (
+                        (target_stage.name, t.layer) in self._fp32_fed
+                        and t.layer in behind_fq[target_stage.name]
+                        and x_mean is not None
+                    ):
+                        quantized[t.output_mean()] = _output_mean_on(
+                            work_model, work_layers[t.layer], x_mean, t
+                        )
+                    else:
+                        measured.append(t)
+                if measured:
+                    requests = [t.output_mean() for t in measured]
+                    collector.register(self.name, requests, self._sampler)
+                    collector.compute_statistics(work)
+                    self.passes += 1
+                    quantized.update(collector.get_statistics_for_algorithm(self.name))
                 for t in ready:
                     corrected += self._correct(
                         t, fp32, quantized, work_layers, target_stage, threshold

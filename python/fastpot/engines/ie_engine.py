@@ -21,8 +21,8 @@ import os
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 import openvino as ov
@@ -66,6 +66,24 @@ class _Input:
         )
         self.shape_text = str(shape)
         self.dtype = np.dtype(port.get_element_type().to_dtype())
+
+
+class _Array(NamedTuple):
+    """One item's array for one input: batch axis included, or the input's full shape."""
+
+    index: int  # loader index
+    given: tuple[int, ...]  # the shape as the loader gave it
+    array: np.ndarray
+    whole: bool  # the input's full shape, fed as it is: one loader item
+
+
+class _Request(NamedTuple):
+    """One infer request: its items, input arrays, per-item (id, annotation, meta)."""
+
+    items: list[tuple[int, Any]]
+    inputs: dict[str, np.ndarray]
+    info: list[tuple[Any, Any, Any]]
+    whole: bool  # a full-shape item: one inference per item
 
 
 class IEEngine(PotEngineSurface, Engine):
@@ -130,7 +148,12 @@ class IEEngine(PotEngineSurface, Engine):
         return n
 
     def _statistics_model(self, extra: list[NodeKey]) -> tuple[ov.Model, dict[Any, int]]:
-        """Copy the model with outputs added for `extra` nodes; return it and their indices."""
+        """Copy the model with outputs added for `extra` nodes; return it and their indices.
+
+        Statistics treat axis 0 of every tensor as the sample axis, as POT did, also for
+        full-shape items (a recurrent state ``[2, 1, H]`` gives two per-sample values per
+        inference, its h and c slices: POT's ranges for such tensors).
+        """
         assert self._model is not None
         model = self._model.clone() if extra else self._model
         ops = {op.get_friendly_name(): op for op in model.get_ops()}
@@ -195,21 +218,25 @@ class IEEngine(PotEngineSurface, Engine):
         """Add ``Reduce{Min,Max}`` of a node's output per sample (and channel) as a Result.
 
         The plugin reduces the tensor where it is produced, so only [N] or [N, C] values
-        leave it instead of the whole activation.
+        leave it instead of the whole activation. Kind ``"sample"``: a 0-d output (no axis
+        0) as one sample ``[1]``.
         """
         _, kind, name, port, per_channel = key
         output = ops[name].output(port)
         rank = output.get_partial_shape().rank.get_length()
-        if kind == "mean":
+        if kind == "sample":
+            reduced = opset.unsqueeze(output, opset.constant(np.array([0], np.int64)))
+        elif kind == "mean":
             # Per-channel means keep their dims ([N, C, 1, ...] or [N, 1, ..., C]), so the
             # caller's accumulator, with its own channel axis, reads them unchanged.
             channel = int(per_channel)
-            axes = opset.constant(np.array([a for a in range(1, rank) if a != channel], np.int64))
-            model.add_results([opset.result(opset.reduce_mean(output, axes, True))])
-            return len(model.outputs) - 1
-        axes = opset.constant(np.arange(2 if per_channel else 1, rank, dtype=np.int64))
-        reduce = opset.reduce_min if kind == "min" else opset.reduce_max
-        model.add_results([opset.result(reduce(output, axes, False))])
+            axes = [a for a in range(1, rank) if a != channel]
+            reduced = opset.reduce_mean(output, opset.constant(np.array(axes, np.int64)), True)
+        else:
+            reduce = opset.reduce_min if kind == "min" else opset.reduce_max
+            axes = [a for a in range(1, rank) if not (per_channel and a == 1)]
+            reduced = reduce(output, opset.constant(np.array(axes, np.int64)), False)
+        model.add_results([opset.result(reduced)])
         return len(model.outputs) - 1
 
     @staticmethod
@@ -251,20 +278,35 @@ class IEEngine(PotEngineSurface, Engine):
         meta = item[2] if len(item) == 3 else None
         return index, first, second, meta
 
-    def _feed(self, batch: list[tuple[int, Any]]) -> tuple[dict[str, np.ndarray], list[Any]]:
-        """Stack a batch into input arrays; returns (inputs, [(id, annotation, meta)]).
+    def _feeds(self, batch: list[tuple[int, Any]]) -> list[_Request]:
+        """Return the infer requests of one sampler batch: usually one, the batch stacked.
 
-        An item gives each input either one sample (the input's rank minus the batch axis)
-        or, with the input's full rank, ``k`` samples along the batch axis (e.g. ``[k, 24,
-        24, 3]`` for a ``[?, 24, 24, 3]`` input), fed as they are. The batch joins the items'
-        samples in item order, so statistics see every sample; ``info`` (annotations, hence
-        the metric's targets and per-sample ids) keeps one entry per loader item, as in POT.
-        A HWC sample for a 4-D input with static ``C, H, W`` axes is transposed to CHW (see
-        :meth:`_sample_array`).
+        An item gives each input one sample (the input's rank minus the batch axis), ``k``
+        samples with the input's full rank (e.g. ``[k, 24, 24, 3]`` for a ``[?, 24, 24, 3]``
+        input), or, for an input without a batch axis to stack on (a scalar ``[]``, or a
+        static batch axis other than 1: a recurrent state ``[2, 1, 128]``, a static batch
+        ``[4, 3, 8, 8]``), an array of the input's full shape, fed as it is (see
+        :meth:`_sample_array`). Samples are joined along the batch axis in item order, so
+        statistics see every sample; ``info`` (annotations, hence the metric's targets and
+        per-sample ids) keeps one entry per loader item, as in POT. Full-shape items cannot
+        be stacked, so a batch of several of them gives one request per item (statistics
+        still read axis 0 of each tensor as samples, as POT's did).
         """
-        per_input: dict[str, list[tuple[int, tuple[int, ...], np.ndarray]]] = {
-            i.name: [] for i in self._inputs
-        }
+        per_input, info = self._arrays(batch)
+        whole = any(a.whole for arrays in per_input.values() for a in arrays)
+        if not whole or len(batch) == 1:
+            return [self._stack(batch, per_input, info, whole)]
+        self._warn_split(batch, per_input)
+        return [
+            self._stack([batch[i]], {n: [a[i]] for n, a in per_input.items()}, [info[i]], True)
+            for i in range(len(batch))
+        ]
+
+    def _arrays(
+        self, batch: list[tuple[int, Any]]
+    ) -> tuple[dict[str, list[_Array]], list[tuple[Any, Any, Any]]]:
+        """Each input's arrays (one per item, in item order) and the items' (id, label, meta)."""
+        per_input: dict[str, list[_Array]] = {i.name: [] for i in self._inputs}
         info = []
         for index, item in batch:
             sample_id, data, annotation, meta = self._split_item(index, item)
@@ -278,9 +320,7 @@ class IEEngine(PotEngineSurface, Engine):
                             f"data loader item {index}: no model input named {key!r} "
                             f"(inputs: {names})"
                         )
-                    per_input[target.name].append(
-                        (index, *self._sample_array(index, target, value))
-                    )
+                    per_input[target.name].append(self._sample_array(index, target, value))
                 missing = [n for n, v in per_input.items() if len(v) != len(info)]
                 if missing:
                     raise ValueError(
@@ -294,17 +334,27 @@ class IEEngine(PotEngineSurface, Engine):
                         "give the data as {input_name: array}"
                     )
                 target = self._inputs[0]
-                per_input[target.name].append((index, *self._sample_array(index, target, data)))
+                per_input[target.name].append(self._sample_array(index, target, data))
+        return per_input, info
+
+    def _stack(
+        self,
+        batch: list[tuple[int, Any]],
+        per_input: dict[str, list[_Array]],
+        info: list[tuple[Any, Any, Any]],
+        whole: bool,
+    ) -> _Request:
+        """Join each input's arrays along the batch axis, check them: one request."""
         inputs = {}
         for spec in self._inputs:
             entries = per_input[spec.name]
             self._check_items(batch, spec, entries)
-            arrays = [array for _, _, array in entries]
+            arrays = [e.array for e in entries]
             # One item: a view, not a copy (the request copies its input anyway).
             stacked = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, self._batch_dim)
             if spec.static_shape is not None and list(stacked.shape) != spec.static_shape:
                 first = batch[0][0]
-                counts = [a.shape[self._batch_dim] for _, _, a in entries]
+                counts = [a.shape[self._batch_dim] for a in arrays]
                 detail = f" (samples per item: {counts})" if max(counts) != 1 else ""
                 raise ValueError(
                     f"data loader items {first}..{batch[-1][0]}: model input {spec.name!r} "
@@ -312,20 +362,39 @@ class IEEngine(PotEngineSurface, Engine):
                     f"{list(stacked.shape)}{detail}"
                 )
             inputs[spec.name] = stacked
-        return inputs, info
+        return _Request(batch, inputs, info, whole)
+
+    def _warn_split(self, batch: list[tuple[int, Any]], per_input: dict[str, list[_Array]]) -> None:
+        """Warn (once per engine) that a batch of full-shape items is inferred item by item."""
+        if self.__dict__.get("_split_warned"):
+            return
+        self._split_warned = True
+        names = [n for n, arrays in per_input.items() if any(a.whole for a in arrays)]
+        shapes = [_dims_text(i.dims or []) for i in self._inputs if i.name in names]
+        logger.warning(
+            "data loader items %d..%d: model input(s) %s take items of their full shape %s, "
+            "fed as they are: such items cannot be stacked into a batch, so each item of a "
+            "batch of %d is inferred in a request of its own (warned once)",
+            batch[0][0],
+            batch[-1][0],
+            names,
+            shapes,
+            len(batch),
+        )
 
     def _check_items(
         self,
         batch: list[tuple[int, Any]],
         spec: _Input,
-        entries: list[tuple[int, tuple[int, ...], np.ndarray]],
+        entries: list[_Array],
     ) -> None:
         """Check the items' arrays (batch axis added) against the input's static axes.
 
         Each item is checked on its own, so the error names the item at fault and its shape;
         items must also agree with each other on the dynamic axes other than the batch axis.
+        (A full-shape item was checked whole by :meth:`_sample_array` and is alone.)
         """
-        if spec.dims is None:
+        if spec.dims is None or spec.rank == 0:
             return
         axis = self._batch_dim
         expected = [d for i, d in enumerate(spec.dims) if i != axis]
@@ -337,7 +406,7 @@ class IEEngine(PotEngineSurface, Engine):
             what = "static shape" if spec.static_shape is not None else "shape"
             shape = spec.static_shape if spec.static_shape is not None else spec.shape_text
             joined = (
-                f"the batch is {list(entries[0][2].shape)}"
+                f"the batch is {list(entries[0].array.shape)}"
                 if len(entries) == 1
                 else f"the batch joins {len(entries)} items"
             )
@@ -347,32 +416,47 @@ class IEEngine(PotEngineSurface, Engine):
                 f"({problem})"
             )
 
-        for index, given, array in entries:
+        for index, given, array, _ in entries:
             if any(d is not None and d != n for d, n in zip(expected, rest(array), strict=True)):
                 sample = _dims_text(expected)
                 batched = _dims_text([*expected[:axis], "k", *expected[axis:]])
                 raise fail(index, given, f"expected a sample {sample} or k samples {batched}")
-        first_index, _, first_array = entries[0]
-        for index, given, array in entries[1:]:
-            if rest(array) != rest(first_array):
+        first = entries[0]
+        for index, given, array, _ in entries[1:]:
+            if rest(array) != rest(first.array):
                 raise fail(
                     index,
                     given,
-                    f"item {first_index} has {list(entries[0][1])}: the items of a batch "
+                    f"item {first.index} has {list(first.given)}: the items of a batch "
                     "must agree on every axis but the batch axis",
                 )
 
-    def _sample_array(
-        self, index: int, spec: _Input, value: Any
-    ) -> tuple[tuple[int, ...], np.ndarray]:
+    def _takes_whole(self, spec: _Input) -> bool:
+        """Whether `spec` has no batch axis to stack on: full-rank items are fed as they are.
+
+        A scalar input, or one whose batch axis is static and not 1 (a recurrent state
+        ``[2, 1, H]``, a static batch ``[4, C, H, W]``). An input with a dynamic batch axis,
+        or a static batch axis of 1, takes full-rank items as ``k`` samples.
+        """
+        if spec.rank == 0:
+            return True
+        if spec.dims is None or not 0 <= self._batch_dim < len(spec.dims):
+            return False
+        size = spec.dims[self._batch_dim]
+        return size is not None and size != 1
+
+    def _sample_array(self, index: int, spec: _Input, value: Any) -> _Array:
         """Return the item's shape as given and its array for `spec`, batch axis included.
 
         A sample (rank - 1 axes) gets a batch axis of 1; an array of the input's full rank
-        is taken as samples along the batch axis, as it is. For a 4-D input with static
-        ``[N, C, H, W]`` axes 1..3 (batch axis 0), a sample ``[H, W, C]`` or batch
-        ``[k, H, W, C]`` that does not already match ``[C, H, W]`` is transposed to CHW,
-        with one warning per engine and input. Shapes where ``[H, W, C] == [C, H, W]``
-        (``C == H == W``) are taken as CHW: they cannot be told apart.
+        is taken as samples along the batch axis, as it is; for an input without a batch
+        axis to stack on (:meth:`_takes_whole`) it must have the input's full shape (a
+        scalar input: a 0-d array, or a 1-element ``[1]``) and is fed as it is, one item
+        (``whole``; statistics still read axis 0 of its tensors as samples, as POT did). For
+        a 4-D input with static ``[N, C, H, W]`` axes 1..3 (batch axis 0), a sample ``[H, W,
+        C]`` or batch ``[k, H, W, C]`` that does not already match ``[C, H, W]`` is
+        transposed to CHW, with one warning per engine and input. Shapes where ``[H, W, C]
+        == [C, H, W]`` (``C == H == W``) are taken as CHW: they cannot be told apart.
         """
         try:
             array = np.asarray(value, dtype=spec.dtype)
@@ -382,17 +466,46 @@ class IEEngine(PotEngineSurface, Engine):
             ) from None
         given = array.shape
         if spec.rank is None:
-            return given, np.expand_dims(array, axis=self._batch_dim)
+            return _Array(index, given, np.expand_dims(array, axis=self._batch_dim), False)
+        if spec.rank == 0:
+            if array.shape in ((), (1,)):
+                return _Array(index, given, array.reshape(()), True)
+            raise ValueError(
+                f"data loader item {index}: model input {spec.name!r} is a scalar (shape []); "
+                f"expected a 0-d array (or one element [1]), fed as it is, got {list(given)}"
+            )
         if array.ndim == spec.rank - 1:
             array = self._hwc_to_chw(index, spec, array, batched=False)
-            return given, np.expand_dims(array, axis=self._batch_dim)
+            return _Array(index, given, np.expand_dims(array, axis=self._batch_dim), False)
+        whole = self._takes_whole(spec)
         if array.ndim == spec.rank:
-            return given, self._hwc_to_chw(index, spec, array, batched=True)
+            array = self._hwc_to_chw(index, spec, array, batched=True)
+            assert spec.dims is not None
+            if whole and any(
+                d is not None and d != n for d, n in zip(spec.dims, array.shape, strict=True)
+            ):
+                raise ValueError(
+                    f"data loader item {index}: model input {spec.name!r} has the shape "
+                    f"{_dims_text(spec.dims)}; expected an array of that shape (fed as it is) "
+                    f"or a sample {self._sample_text(spec)}, got {list(given)}"
+                )
+            return _Array(index, given, array, whole)
+        if whole:
+            raise ValueError(
+                f"data loader item {index}: model input {spec.name!r} has the shape "
+                f"{_dims_text(spec.dims or [])}; expected an array of that shape (fed as it "
+                f"is) or a sample {self._sample_text(spec)}, got {list(array.shape)}"
+            )
         raise ValueError(
             f"data loader item {index}: model input {spec.name!r} has rank {spec.rank}; "
             f"expected a sample of shape with {spec.rank - 1} axes (or {spec.rank} with "
             f"samples along the batch axis {self._batch_dim}), got {list(array.shape)}"
         )
+
+    def _sample_text(self, spec: _Input) -> str:
+        """``[1, 128]``: the shape of one sample of `spec` (its dims without the batch axis)."""
+        assert spec.dims is not None
+        return _dims_text([d for i, d in enumerate(spec.dims) if i != self._batch_dim])
 
     def _hwc_to_chw(self, index: int, spec: _Input, array: np.ndarray, batched: bool) -> np.ndarray:
         """`array` transposed to (N)CHW if it is the (N)HWC layout of a 4-D NCHW input."""
@@ -427,6 +540,11 @@ class IEEngine(PotEngineSurface, Engine):
         """Turn raw outputs into what the metric expects (default: list of arrays)."""
         return list(outputs.values())
 
+    def _requests(self, sampler: BatchSampler) -> Iterator[_Request]:
+        """Every infer request of the sampler's batches (:meth:`_feeds`), in item order."""
+        for batch in sampler.batches():
+            yield from self._feeds(batch)
+
     def _run(
         self,
         sampler: Sampler,
@@ -436,7 +554,10 @@ class IEEngine(PotEngineSurface, Engine):
         print_progress: bool,
         label: str,
     ) -> None:
-        """Infer every batch; `on_result(batch_no, info, request, extra_index)` per batch."""
+        """Infer every request; `on_result(request_no, info, request, extra_index)` for each.
+
+        A request is a sampler batch, or one item of a batch of full-shape items.
+        """
         if self._model is None:
             raise RuntimeError("Model was not set in Engine class")
         if not isinstance(sampler, BatchSampler):
@@ -445,6 +566,7 @@ class IEEngine(PotEngineSurface, Engine):
         if total == 0:
             raise RuntimeError("Empty data loader! The sampler selects no items.")
         synchronous = asynchronous_requests == 1
+        requests = self._requests(sampler)
         compiled, index = self._compile(extra, not synchronous)
         logger.log(
             logging.INFO if print_progress else logging.DEBUG, "Start inference of %d images", total
@@ -452,15 +574,19 @@ class IEEngine(PotEngineSurface, Engine):
         start = time.perf_counter()
         with Progress(total, label, enabled=print_progress) as progress:
             if synchronous:
-                request = compiled.create_infer_request()
-                for batch_no, batch in enumerate(sampler.batches()):
-                    inputs, info = self._feed(batch)
-                    request.infer(inputs)
-                    on_result(batch_no, info, request, index)
-                    progress.advance(len(batch))
+                infer = compiled.create_infer_request()
+                for number, request in enumerate(requests):
+                    infer.infer(request.inputs)
+                    on_result(number, request.info, infer, index)
+                    progress.advance(len(request.items))
             else:
                 self._run_async(
-                    compiled, index, sampler, asynchronous_requests, on_result, progress
+                    compiled,
+                    index,
+                    requests,
+                    asynchronous_requests,
+                    on_result,
+                    progress,
                 )
         logger.log(
             logging.INFO if print_progress else logging.DEBUG,
@@ -472,7 +598,7 @@ class IEEngine(PotEngineSurface, Engine):
         self,
         compiled: Any,
         index: dict[Any, int],
-        sampler: BatchSampler,
+        requests: Iterable[_Request],
         jobs: int,
         on_result: Callable[..., None],
         progress: Progress,
@@ -497,13 +623,12 @@ class IEEngine(PotEngineSurface, Engine):
             idle.append(request)
 
         try:
-            for batch_no, batch in enumerate(sampler.batches()):
-                inputs, info = self._feed(batch)
+            for number, item in enumerate(requests):
                 if not idle:
                     finish_oldest()
                 request = idle.pop()
-                request.start_async(inputs)
-                in_flight.append((request, batch_no, info, len(batch)))
+                request.start_async(item.inputs)
+                in_flight.append((request, number, item.info, len(item.items)))
             while in_flight:
                 finish_oldest()
         finally:
@@ -527,7 +652,8 @@ class IEEngine(PotEngineSurface, Engine):
             `metric_per_sample` ``([{"sample_id", "metric_name", "result"}, ...], avg)``
             sorted by sample id. ``statistics``: ``{node: {stat_name: [value per batch]}}``
             in batch order, each value the callable applied to the node's output tensor
-            (batch axis included).
+            (batch axis included). A batch of full-shape items (:meth:`_feeds`) is inferred
+            one item per request: one value per item, of the tensor as it is.
         """
         if self._model is None:
             raise RuntimeError("Model was not set in Engine class")
@@ -637,6 +763,13 @@ class IEEngine(PotEngineSurface, Engine):
         statistic reads the exported tensor. As with POT's in-graph statistics, NaN
         activations do not give NaN there: OpenVINO's CPU reductions do not propagate NaN.
 
+        Items of an input's full shape (an input without a batch axis, see :meth:`_feeds`)
+        are one item each, but their tensors' axis 0 stays the statistics' sample axis, as in
+        POT: an LSTM's ``[2, 1, H]`` state gives one per-sample value for h and one for c. A
+        0-d tensor (a scalar input's value, say) has no axis 0: it is one sample, fed to
+        :class:`~fastpot.kernels.StatisticAccumulator` objects as ``[1]`` (other objects get
+        it as it is).
+
         With ``fastpot._dispatch`` and C++ accumulators (the default backend) the batches
         are reduced into the accumulators inside the inference callbacks, in C++, and folded
         in sample order; otherwise (``FASTPOT_DISPATCH=0``, the module cannot load, other
@@ -663,6 +796,10 @@ class IEEngine(PotEngineSurface, Engine):
             shape = ops[name].output(port).get_partial_shape()
             rank = shape.rank.get_length() if shape.rank.is_static else 0
             for acc in accs:
+                if shape.rank.is_static and rank == 0 and isinstance(acc, StatisticAccumulator):
+                    # No axis 0 to hold the samples: the scalar is one sample, [1].
+                    plan.append((acc, "tensor", (need((_REDUCE, "sample", name, port, False)),)))
+                    continue
                 stat = getattr(acc, "stat", None)
                 axis = getattr(acc, "channel_axis", None)
                 per_channel = axis == 1
@@ -729,26 +866,25 @@ class IEEngine(PotEngineSurface, Engine):
         total = len(sampler)
         if total == 0:
             raise RuntimeError("Empty data loader! The sampler selects no items.")
+        pending = self._requests(sampler)
         dispatcher, index = self._dispatcher(extra, requests)
         feeds = [(kind, index[keys[0]], index[keys[-1]], _native(acc)) for acc, kind, keys in plan]
         dispatcher.begin(feeds)
         level = logging.INFO if print_progress else logging.DEBUG
         logger.log(level, "Start inference of %d images", total)
         start = time.perf_counter()
-        items: list[tuple[int, int]] = []  # loader indices of every batch, for error messages
+        items: list[tuple[int, int]] = []  # loader indices of every request, for error messages
         try:
             with Progress(total, "statistics", enabled=print_progress) as progress:
-                for batch in sampler.batches():
-                    inputs, _ = self._feed(batch)
-                    items.append((batch[0][0], batch[-1][0]))
-                    arrays = [np.ascontiguousarray(inputs[spec.name]) for spec in self._inputs]
+                for request in pending:
+                    span = (request.items[0][0], request.items[-1][0])
+                    items.append(span)
+                    arrays = [_c_contiguous(request.inputs[spec.name]) for spec in self._inputs]
                     try:
                         dispatcher.submit(arrays)
                     except (ValueError, TypeError) as exc:
-                        raise type(exc)(
-                            f"data loader items {batch[0][0]}..{batch[-1][0]}: {exc}"
-                        ) from None
-                    progress.advance(len(batch))
+                        raise type(exc)(f"data loader items {span[0]}..{span[1]}: {exc}") from None
+                    progress.advance(len(request.items))
                 dispatcher.finish()
         except RuntimeError as exc:
             dispatcher.drain()
@@ -785,6 +921,11 @@ def _dispatch_module() -> Any:
             )
             _DISPATCH.append(None)
     return _DISPATCH[0]
+
+
+def _c_contiguous(array: np.ndarray) -> np.ndarray:
+    """`array` if it is C-contiguous, else a C-contiguous copy (0-d arrays stay 0-d)."""
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
 def _native(acc: Any) -> Any:

@@ -282,14 +282,15 @@ def _propagate(
 
 
 def _merge_per_tensor(plans: Iterable[FQPlan], g: GraphView) -> list[FQPlan]:
-    """One activation FQ per tensor: the alphabetically first name wins (spec 4.4)."""
-    by_source: dict[Port, list[FQPlan]] = {}
-    merged: list[FQPlan] = []
+    """One FQ per tensor: the alphabetically first name wins (spec 4.4).
+
+    Weights too: a constant read by two operations (YOLO's anchors, say) gets one weights FQ
+    feeding both, as in POT.
+    """
+    by_source: dict[tuple[str, Port], list[FQPlan]] = {}
     for plan in plans:
-        if plan.group == "weights":
-            merged.append(plan)
-        else:
-            by_source.setdefault(plan.source, []).append(plan)
+        by_source.setdefault((plan.group, plan.source), []).append(plan)
+    merged: list[FQPlan] = []
     for group in by_source.values():
         group.sort(key=lambda p: p.name)
         keep = group[0]
@@ -522,57 +523,154 @@ def _configure(
 # ---- unification groups (spec 4.11) --------------------------------------------------------------
 
 
+_CONCAT_UNIFY_OUTPUTS = ("Convolution", "ConvolutionBackpropData", "MatMul")
+
+
 def _unification_groups(g: GraphView, hw: HardwareConfig, plans: list[FQPlan]) -> list[list[str]]:
-    by_consumer = {c: p for p in plans if p.group == "activations" for c in p.consumers}
+    """Activation FQs that share one range (spec 4.11).
 
-    def feeds_weighted(key: str) -> tuple[bool, bool]:
-        """(reaches Conv/ConvBackprop/MatMul, reaches a per-channel-only op) via agnostic ops."""
-        weighted = per_channel = False
-        stack, seen = [key], set()
+    As POT does it, over the graph with the FQs in place: from each activation FQ, walk down
+    from FQs and agnostic ops into agnostic ops and Concats, and up from ops into FQs and
+    agnostic ops. A component with at least two FQs is unified when one of its Concats has
+    no constant input, has an FQ upstream and feeds a Convolution / ConvolutionBackpropData /
+    MatMul but no per-channel-only op through agnostic ops. Recurrent ops unify the
+    activation FQs found upward from each port pair (through any op).
+    """
+    fq_on = {c: p for p in plans if p.group == "activations" for c in p.consumers}
+    by_name = {p.name: p for p in plans if p.group == "activations"}
+
+    def agnostic(key: str) -> bool:
+        return g.pot_type(key) in hw.agnostic
+
+    def children(key: str) -> list[tuple[str, str]]:
+        """("op"|"fq", id) below op `key`: an FQ sits between an op and its consumer."""
+        out: list[tuple[str, str]] = []
+        for c, q in g.output_consumers(key):
+            plan = fq_on.get((c, q))
+            item = ("fq", plan.name) if plan is not None else ("op", c)
+            if item not in out:
+                out.append(item)
+        return out
+
+    def parents(key: str) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for i, src in enumerate(g.inputs(key)):
+            plan = fq_on.get((key, i))
+            out.append(("fq", plan.name) if plan is not None else ("op", src[0]))
+        return out
+
+    def quantizable(item: tuple[str, str]) -> bool:
+        if item[0] == "fq":
+            return True
+        key = item[1]
+        return g.nodes[key].get_output_size() > 0 and not g.element_is_integral((key, 0))
+
+    def fq_upstream(key: str) -> bool:
+        """Tell whether an FQ or a Concat is above `key` (POT's CONCAT_UNIFY_INPUTS)."""
+        stack, seen = [key], {key}
         while stack:
-            k = stack.pop()
-            for c, _ in g.output_consumers(k):
-                if c in seen:
-                    continue
-                seen.add(c)
-                t = g.pot_type(c)
-                if t in ("Convolution", "ConvolutionBackpropData", "MatMul"):
-                    weighted = True
-                elif t == "DepthWiseConvolution":
-                    per_channel = True
-                elif t in hw.agnostic:
-                    stack.append(c)
-        return weighted, per_channel
+            for kind, ident in parents(stack.pop()):
+                if kind == "fq" or g.ov_type(ident) == "Concat":
+                    return True
+                if ident not in seen and not g.is_constant_output((ident, 0)):
+                    seen.add(ident)
+                    stack.append(ident)
+        return False
 
-    groups: list[set[str]] = []
-    for key in g.order:
-        if g.ov_type(key) != "Concat" or g.has_constant_input(key):
+    def downstream_types(key: str) -> set[str]:
+        """Hardware types of the first non-agnostic ops below `key` (an FQ stops the walk)."""
+        found: set[str] = set()
+        stack, seen = [key], {key}
+        while stack:
+            for kind, ident in children(stack.pop()):
+                if kind == "fq" or ident in seen:
+                    continue
+                seen.add(ident)
+                if agnostic(ident):
+                    stack.append(ident)
+                else:
+                    found.add(g.pot_type(ident))
+        return found
+
+    memo: dict[str, bool] = {}
+
+    def unifying_concat(key: str) -> bool:
+        if key not in memo:
+            below = downstream_types(key)
+            memo[key] = (
+                g.ov_type(key) == "Concat"
+                and not g.has_constant_input(key)
+                and fq_upstream(key)
+                and bool(below & set(_CONCAT_UNIFY_OUTPUTS))
+                and "DepthWiseConvolution" not in below
+            )
+        return memo[key]
+
+    visited: set[tuple[str, str]] = set()
+    groups: list[list[str]] = []
+    for start in sorted(by_name):
+        if ("fq", start) in visited:
             continue
-        names = set()
-        for i in range(len(g.inputs(key))):
-            plan = by_consumer.get((key, i))
-            if plan is not None:
-                names.add(plan.name)
-        weighted, per_channel = feeds_weighted(key)
-        if len(names) >= 2 and weighted and not per_channel:
-            groups.append(names)
-    # Groups sharing an FQ are one group.
-    merged: list[set[str]] = []
-    for grp in groups:
-        overlapping = next((m for m in merged if m & grp), None)
-        if overlapping is None:
-            merged.append(set(grp))
-        else:
-            overlapping |= grp
+        bridges: list[str] = []
+        fqs: list[str] = []
+        stack = [("fq", start)]
+        while stack:
+            item = stack.pop()
+            if item in visited:
+                continue
+            visited.add(item)
+            kind, ident = item
+            if kind == "fq":
+                fqs.append(ident)
+                below = [("op", c) for c, _ in by_name[ident].consumers]
+                ups: list[tuple[str, str]] = []
+            else:
+                if g.ov_type(ident) == "Concat" and not g.has_constant_input(ident):
+                    bridges.append(ident)
+                below = children(ident) if agnostic(ident) else []
+                ups = parents(ident)
+            for child in below:
+                if child in visited or not quantizable(child) or child[0] == "fq":
+                    continue
+                if agnostic(child[1]) or g.ov_type(child[1]) == "Concat":
+                    stack.append(child)
+            for parent in ups:
+                if parent in visited or not quantizable(parent):
+                    continue
+                if parent[0] == "fq" or agnostic(parent[1]):
+                    stack.append(parent)
+        if len(fqs) > 1 and any(unifying_concat(b) for b in bridges):
+            groups.append(sorted(fqs))
     for t, pairs in hw.recurrent_unified.items():
         for key in g.order:
             if g.ov_type(key) != t:
                 continue
-            for a, b in pairs:
-                names = {by_consumer[(key, p)].name for p in (a, b) if (key, p) in by_consumer}
-                if len(names) >= 2:
-                    merged.append(names)
-    return [sorted(grp) for grp in merged]
+            for pair in pairs:
+                names = sorted({n for p in pair for n in _fqs_above(g, fq_on, (key, p))})
+                # POT unifies only activation pairs (weights stay apart).
+                if len(names) >= 2 and all(n in by_name for n in names):
+                    groups.append(names)
+    return groups
+
+
+def _fqs_above(g: GraphView, fq_on: dict[Port, FQPlan], port: Port) -> list[str]:
+    """Activation FQs reached walking up from input `port` through non-constant inputs."""
+    if port in fq_on:
+        return [fq_on[port].name]
+    src = g.producer[port]
+    if g.is_constant_output(src):
+        return []
+    found: list[str] = []
+    stack, seen = [src[0]], {src[0]}
+    while stack:
+        key = stack.pop()
+        for i, up in enumerate(g.inputs(key)):
+            if (key, i) in fq_on:
+                found.append(fq_on[(key, i)].name)
+            elif not g.is_constant_output(up) and up[0] not in seen:
+                seen.add(up[0])
+                stack.append(up[0])
+    return found
 
 
 # ---- public entry points -------------------------------------------------------------------------
@@ -732,6 +830,7 @@ def insert_fake_quantize(
         saturate |= {k for k in (g.key_of(n) for n in saturate_also) if k is not None}
     placement.saturated = {g.name(k) for k in saturate}
     created: dict[str, Any] = {}
+    range_source = _shared_weight_ranges(g, placement.plans)
     for plan in placement.plans:
         src_node = g.nodes[plan.source[0]]
         src = src_node.output(plan.source[1])
@@ -740,11 +839,15 @@ def insert_fake_quantize(
         assert plan.config is not None
         if plan.group == "weights":
             data = g.nodes[g.constant_source(plan.source)].get_data()
+            stats_data = g.nodes[g.constant_source(range_source.get(plan.name, plan).source)]
+            stats_data = stats_data.get_data()
             if weight_statistics is None:
-                low_stat, high_stat = _weight_statistics(data, plan.channel_axes, plan.config.mode)
+                low_stat, high_stat = _weight_statistics(
+                    stats_data, plan.channel_axes, plan.config.mode
+                )
             else:
                 low_stat, high_stat = weight_statistics(
-                    np.asarray(data, dtype=np.float32), plan.channel_axes, plan.config
+                    np.asarray(stats_data, dtype=np.float32), plan.channel_axes, plan.config
                 )
             fq = fq_params(
                 low_stat,
@@ -778,6 +881,33 @@ def insert_fake_quantize(
     _rename_output_facing(g, placement, created)
     model.validate_nodes_and_infer_types()
     return created
+
+
+def _shared_weight_ranges(g: GraphView, plans: list[FQPlan]) -> dict[str, FQPlan]:
+    """Weights FQs whose range POT took from another FQ's weights: ``{name: that plan}``.
+
+    POT keyed weight statistics by the FQ's first consumer, so the weights FQs of one
+    operation (a recurrent op's W and R) all got the statistics of the last one, in port
+    order: the recurrence weights R. Kept where the shapes agree.
+    """
+    by_layer: dict[str, list[FQPlan]] = {}
+    for plan in plans:
+        if plan.group == "weights":
+            by_layer.setdefault(plan.consumers[0][0], []).append(plan)
+    shared: dict[str, FQPlan] = {}
+    for group in by_layer.values():
+        if len(group) < 2:
+            continue
+        last = max(group, key=lambda p: p.consumers[0][1])
+        last_shape = g.nodes[last.source[0]].get_output_partial_shape(last.source[1])
+        for plan in group:
+            shape = g.nodes[plan.source[0]].get_output_partial_shape(plan.source[1])
+            same = not plan.channel_axes or all(
+                shape[a] == last_shape[a] for a in plan.channel_axes
+            )
+            if plan is not last and plan.channel_axes == last.channel_axes and same:
+                shared[plan.name] = last
+    return shared
 
 
 def _rename_output_facing(g: GraphView, placement: Placement, created: dict[str, Any]) -> None:

@@ -20,7 +20,6 @@ _WEIGHTED = (
     "MatMul",
 )
 _ACTIVATIONS = ("Relu", "PRelu", "Sigmoid")
-_TRANSPARENT_TO_SOFTMAX = ("Reshape", "Transpose")
 
 Matcher = Callable[[GraphView], Iterable[str]]
 
@@ -157,22 +156,78 @@ def softmax_decomposed(g: GraphView) -> Iterable[str]:
                             yield from (key, r, p[0], s)
 
 
-def softmax_matmul(g: GraphView) -> Iterable[str]:
-    """Skip attention's probability x value MatMul.
+def _data_input(g: GraphView, key: str) -> str | None:
+    """Return the producer of `key`'s input 0, or None."""
+    ins = g.inputs(key)
+    return ins[0][0] if ins else None
 
-    Softmax [-> Reshape/Transpose] -> MatMul: neither the probabilities nor the values are
-    quantized.
-    """
+
+def _chain(g: GraphView, key: str | None, types: tuple[str, ...]) -> list[str] | None:
+    """Walk up from `key` through input 0 matching `types` in order; the nodes, or None."""
+    found = []
+    for t in types:
+        if key is None or g.ov_type(key) != t:
+            return None
+        if t in ("Reshape",) and not g.has_constant_input(key):
+            return None
+        found.append(key)
+        key = _data_input(g, key)
+    return found
+
+
+def _softmax_side(g: GraphView, key: str) -> list[str] | None:
+    """Softmax [-> Reshape] feeding a MatMul (POT's IR reader reshaped N-D Softmax to 2-D)."""
+    if g.ov_type(key) == "Softmax":
+        return [key]
+    if g.ov_type(key) == "Reshape" and g.has_constant_input(key):
+        src = _data_input(g, key)
+        if src is not None and g.ov_type(src) == "Softmax":
+            return [key, src]
+    return None
+
+
+def _attention_matmuls(g: GraphView, value_chains: tuple[tuple[str, ...], ...]) -> Iterable[str]:
+    """MatMul(Softmax [-> Reshape], value) where value comes through one of `value_chains`."""
     for key in g.order:
         if g.ov_type(key) != "MatMul":
             continue
-        for port in g.inputs(key):
-            node = port[0]
-            while g.ov_type(node) in _TRANSPARENT_TO_SOFTMAX:
-                node = g.inputs(node)[0][0]
-            if g.ov_type(node) == "Softmax":
-                yield key
-                break
+        ins = [p[0] for p in g.inputs(key)]
+        if len(ins) != 2:
+            continue
+        for a, b in (ins, ins[::-1]):
+            soft = _softmax_side(g, a)
+            if soft is None:
+                continue
+            for chain in value_chains:
+                value = _chain(g, b, chain)
+                if value is not None:
+                    yield from (*soft, *value, key)
+                    break
+            else:
+                continue
+            break
+
+
+def softmax_matmul(g: GraphView) -> Iterable[str]:
+    """Skip attention's probability x value block (POT's generic patterns).
+
+    ``softmax_reshape_matmul``: Softmax [-> Reshape] -> MatMul <- Transpose <- Reshape <- Add;
+    ``stable_diffusion``: Softmax -> MatMul <- Reshape <- Transpose <- Reshape. Every node of
+    the match is skipped: neither the probabilities nor the values are quantized. A value
+    taken another way (a StridedSlice head split, say) leaves the MatMul quantized.
+    """
+    yield from _attention_matmuls(
+        g, (("Transpose", "Reshape", "Add"), ("Reshape", "Transpose", "Reshape"))
+    )
+
+
+def softmax_gather_matmul(g: GraphView) -> Iterable[str]:
+    """Skip vision transformers' probability x value block (POT's CPU/ANY/GPU pattern).
+
+    ``softmax_reshape_transpose_gather_matmul``: Softmax -> MatMul <- Gather <- Transpose <-
+    Reshape <- Add (q, k and v split from one fused projection with Gather).
+    """
+    yield from _attention_matmuls(g, (("Gather", "Transpose", "Reshape", "Add"),))
 
 
 def swish_and_hswish(g: GraphView) -> Iterable[str]:
@@ -309,10 +364,10 @@ _GENERIC: tuple[Matcher, ...] = (
 )
 
 PATTERNS: dict[str, tuple[Matcher, ...]] = {
-    "ANY": (*_GENERIC, weighted_then_scale_shift),
-    "CPU": (*_GENERIC, weighted_then_scale_shift),
-    "GPU": (*_GENERIC, weighted_then_scale_shift),
-    "CPU_SPR": (*(m for m in _GENERIC if m is not softmax_matmul), weighted_then_scale_shift),
+    "ANY": (*_GENERIC, weighted_then_scale_shift, softmax_gather_matmul),
+    "CPU": (*_GENERIC, weighted_then_scale_shift, softmax_gather_matmul),
+    "GPU": (*_GENERIC, weighted_then_scale_shift, softmax_gather_matmul),
+    "CPU_SPR": (*_GENERIC, weighted_then_scale_shift),
 }
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from fastpot.kernels import StatisticAccumulator
 
-__all__ = ["ShapeRecorder", "StatRequest", "StatisticsCollector"]
+__all__ = ["ShapeRecorder", "StatRequest", "StatisticsCollector", "TensorMeanRecorder"]
 
 logger = logging.getLogger("fastpot.statistics")
 
@@ -30,7 +30,8 @@ class StatRequest:
     """One aggregated statistic of one tensor.
 
     ``stat`` is a per-sample statistic of :func:`fastpot.kernels.reduce_per_sample` or
-    ``"shape"`` (the most common tensor shape seen); ``how`` an aggregator of
+    ``"shape"`` (the most common tensor shape seen) or ``"tensor_mean"`` (the element-wise
+    mean sample, :class:`TensorMeanRecorder`); ``how`` an aggregator of
     :func:`fastpot.kernels.aggregate`; ``channel_axis`` keeps that axis (per-channel
     statistics); ``q`` is the quantile level of the quantile statistics.
     """
@@ -45,6 +46,8 @@ class StatRequest:
         """Create a fresh accumulator for this request."""
         if self.stat == "shape":
             return ShapeRecorder()
+        if self.stat == "tensor_mean":
+            return TensorMeanRecorder()
         return StatisticAccumulator(self.stat, self.how, channel_axis=self.channel_axis, q=self.q)
 
 
@@ -74,6 +77,38 @@ class ShapeRecorder:
                 votes[shape[axis]] += n
             dims.append(max(votes.items(), key=lambda kv: (kv[1], -kv[0]))[0])
         return tuple(dims)
+
+
+class TensorMeanRecorder:
+    """The element-wise mean sample of a tensor (axis 0 = samples), in float64.
+
+    :meth:`result` is ``[1, ...]``, or None when the samples' shapes differ (dynamic axes).
+    """
+
+    stat = "tensor_mean"
+
+    def __init__(self) -> None:
+        self._sum: np.ndarray | None = None
+        self._count = 0
+        self._ragged = False
+
+    def update(self, x: Any) -> None:
+        """Add one batch of samples."""
+        batch = np.asarray(x, dtype=np.float64)
+        if batch.ndim == 0 or self._ragged:
+            return
+        total = batch.sum(axis=0, keepdims=True)
+        if self._sum is not None and self._sum.shape != total.shape:
+            self._ragged, self._sum = True, None
+            return
+        self._sum = total if self._sum is None else self._sum + total
+        self._count += batch.shape[0]
+
+    def result(self) -> np.ndarray | None:
+        """Return the mean sample, or None (no batch, or samples of different shapes)."""
+        if self._sum is None or self._count == 0:
+            return None
+        return (self._sum / self._count).astype(np.float32)
 
 
 class StatisticsCollector:
