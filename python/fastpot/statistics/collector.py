@@ -16,9 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from fastpot.errors import FastpotError
 from fastpot.kernels import StatisticAccumulator
 
-__all__ = ["ShapeRecorder", "StatRequest", "StatisticsCollector", "TensorMeanRecorder"]
+__all__ = [
+    "NonFiniteStatisticsError",
+    "ShapeRecorder",
+    "StatRequest",
+    "StatisticsCollector",
+    "TensorMeanRecorder",
+]
 
 logger = logging.getLogger("fastpot.statistics")
 
@@ -159,7 +166,51 @@ class StatisticsCollector:
         """Compute `requests` in one inference pass."""
         accumulators = {r: r.new_accumulator() for r in requests}
         self._run_pass(model, accumulators, sampler, progress)
-        return {r: _result(acc, r) for r, acc in accumulators.items()}
+        values = {r: _result(acc, r) for r, acc in accumulators.items()}
+        bad = [r for r, v in values.items() if r.stat != "shape" and not _finite(v)]
+        if bad:
+            raise NonFiniteStatisticsError(self._explain_nonfinite(model, bad, values, sampler))
+        return values
+
+    def _explain_nonfinite(
+        self, model: Any, bad: list[StatRequest], values: dict[StatRequest, Any], sampler: Any
+    ) -> str:
+        """Name the nodes whose statistics are not finite, and the first samples causing it.
+
+        One extra pass over the same samples (an error path only) finds, per node, the
+        first loader item whose tensor holds an infinity or NaN.
+        """
+        nodes = list(dict.fromkeys(r.node for r in bad))
+        layout = {_layout_key(node): {"nonfinite": _per_sample_nonfinite} for node in nodes}
+        first: dict[NodeKey, int | None] = dict.fromkeys(nodes)
+        try:
+            self._engine.set_model(model)
+            _, results = self._engine.predict(stats_layout=layout, sampler=sampler)
+            indices = list(getattr(sampler, "indices", range(len(sampler))))
+            for node in nodes:
+                seen = 0
+                for batch in (results or {}).get(_layout_key(node), {}).get("nonfinite", []):
+                    flags = np.atleast_1d(batch)
+                    hits = np.flatnonzero(flags)
+                    if hits.size and first[node] is None:
+                        position = seen + int(hits[0])
+                        first[node] = indices[position] if position < len(indices) else position
+                    seen += flags.size
+        except Exception as exc:  # noqa: BLE001 - the diagnosis must not hide the real error
+            logger.debug("could not locate the non-finite samples: %s", exc)
+        lines = []
+        for request in bad:
+            name, port = request.node
+            where = first[request.node]
+            sample = f"; first at data loader item {where}" if where is not None else ""
+            lines.append(
+                f"node {name!r} port {port}: statistic {request.stat}/{request.how} is "
+                f"{np.asarray(values[request]).ravel()[:4].tolist()}{sample}"
+            )
+        return (
+            "non-finite activation statistics (an input or layer produces inf or NaN), "
+            "refused before any FakeQuantize is written:\n  " + "\n  ".join(lines)
+        )
 
     def _run_pass(
         self, model: Any, accumulators: dict[StatRequest, Any], sampler: Any, progress: bool
@@ -275,6 +326,24 @@ def _compact(request: StatRequest) -> Any:
         return x.mean(axis=axes, dtype=np.float64, keepdims=True).astype(x.dtype)
 
     return fn
+
+
+class NonFiniteStatisticsError(FastpotError, ValueError):
+    """Statistics of some node are inf or NaN: no FakeQuantize range can be made from them."""
+
+
+def _finite(value: Any) -> bool:
+    if value is None:
+        return True
+    a = np.asarray(value)
+    return not np.issubdtype(a.dtype, np.floating) or bool(np.isfinite(a).all())
+
+
+def _per_sample_nonfinite(tensor: Any) -> np.ndarray:
+    x = np.asarray(tensor)
+    if x.ndim == 0:
+        return np.array([not np.isfinite(x)])
+    return ~np.isfinite(x.reshape(x.shape[0], -1)).all(axis=1)
 
 
 def _result(acc: Any, request: StatRequest) -> Any:
