@@ -689,3 +689,23 @@ def test_engine_add_outputs_of_the_model_being_run() -> None:
     assert [_producer(o) for o in added["rnet"]] == ["rnet_conv1"]
     assert added["pnet"] == []
     assert added["onet"] == []
+
+
+def test_ie_launcher_runs_a_model_with_extra_outputs() -> None:
+    import openvino.opset13 as op
+    from openvino.tools.pot.utils.launcher import IELauncher
+
+    x = op.parameter([1, 3], np.float32, name="x")
+    h = op.relu(op.multiply(x, op.constant(np.float32(2.0))), name="h")
+    out = op.add(h, op.constant(np.float32(1.0)), name="out")
+    model = ov.Model([op.result(out)], [x], "m")
+    launcher = IELauncher("CPU")
+    launcher.set_model(model, output_names=["h"])
+    data = np.array([[-1.0, 0.5, 2.0]], np.float32)
+    result = launcher.infer({"x": data})
+    values = {
+        o.get_node().input_value(0).get_node().get_friendly_name(): v for o, v in result.items()
+    }
+    np.testing.assert_array_equal(values["h"], np.maximum(2 * data, 0))
+    np.testing.assert_array_equal(values["out"], np.maximum(2 * data, 0) + 1)
+    assert len(model.outputs) == 1  # the caller's model is not changed

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import openvino.opset13 as ops
 
 from fastpot.algorithms._common import Stage, stages, stat_sampler
 from fastpot.algorithms.algorithm import Algorithm
@@ -26,6 +27,10 @@ __all__ = ["ActivationChannelAlignment"]
 logger = logging.getLogger("fastpot.algorithms.channel_alignment")
 
 _QUANTILE = 1e-4
+# POT's IR reader made every GroupConvolution a "Convolution" with a group attribute, so its
+# channel alignment takes depthwise/grouped producers too (the consumer must be plain).
+_PRODUCERS = ("Convolution", "GroupConvolution", "MatMul")
+_CONVOLUTIONS = ("Convolution", "GroupConvolution")
 _SCALE_CLIP = (0.01, 100.0)
 
 
@@ -68,9 +73,9 @@ def find_pairs(model: Any) -> list[_Pair]:
                     and layer.bias_add.get_friendly_name() == node.get_friendly_name()
                 ):
                     producer = layer
-        elif node.get_type_name() in ("Convolution", "MatMul"):
+        elif node.get_type_name() in _PRODUCERS:
             producer = by_node.get(node.get_friendly_name())
-        if producer is None or producer.type not in ("Convolution", "MatMul"):
+        if producer is None or producer.type not in _PRODUCERS:
             continue
         if len(producer.output().get_target_inputs()) != 1:
             continue
@@ -124,9 +129,11 @@ class ActivationChannelAlignment(Algorithm):
         for stage in todo:
             ov_model = stage.model
             pairs = find_pairs(ov_model)
+            # Requests as registered: a zero bias added below renames a producer's output.
+            requests = [_requests(p, stage) for p in pairs]
             for i in range(len(pairs)):
                 pair = find_pairs(ov_model)[i]  # fresh: an earlier pair may have replaced them
-                low_req, high_req = _requests(pair, stage)
+                low_req, high_req = requests[i]
                 self._align(pair, np.asarray(stats[low_req]), np.asarray(stats[high_req]))
                 self.realigned.add(stage.prefix + pair.consumer.name)
             ov_model.validate_nodes_and_infer_types()
@@ -136,7 +143,14 @@ class ActivationChannelAlignment(Algorithm):
     @staticmethod
     def _align(pair: _Pair, low: np.ndarray, high: np.ndarray) -> None:
         producer, consumer = pair.producer, pair.consumer
+        # POT gave every bias-free convolution a zero bias Add at load (<conv>/add_): the
+        # mean shift and its compensation go there.
+        for layer in (producer, consumer):
+            _ensure_bias(layer)
         w_in = np.asarray(producer.weights.get_data(), dtype=np.float64)
+        w_shape = w_in.shape
+        if producer.type == "GroupConvolution":  # [G, O/G, I/G, k...] -> [G*O/G, I/G, k...]
+            w_in = w_in.reshape((w_shape[0] * w_shape[1], *w_shape[2:]))
         w_out = np.asarray(consumer.weights.get_data(), dtype=np.float64)
         b_in = None if producer.bias is None else np.asarray(producer.bias.get_data(), np.float64)
         b_out = None if consumer.bias is None else np.asarray(consumer.bias.get_data(), np.float64)
@@ -156,7 +170,7 @@ class ActivationChannelAlignment(Algorithm):
                 if b_in is not None:
                     b_in = b_in / f.reshape(b_in.shape)
                 w_out = w_out * f.reshape([1, -1] + [1] * (w_out.ndim - 2))
-        replace_constant(producer.weights, w_in)
+        replace_constant(producer.weights, w_in.reshape(w_shape))
         replace_constant(consumer.weights, w_out)
         if b_in is not None:
             assert producer.bias is not None
@@ -164,3 +178,22 @@ class ActivationChannelAlignment(Algorithm):
         if b_out is not None:
             assert consumer.bias is not None
             replace_constant(consumer.bias, b_out)
+
+
+def _ensure_bias(layer: Layer) -> None:
+    """Give a bias-free convolution a zero bias Add ``<name>/add_``, as POT had one."""
+    if layer.bias is not None or layer.type not in _CONVOLUTIONS:
+        return
+    out = layer.node.output(0)
+    shape = out.get_partial_shape()
+    if not shape.rank.is_static or not shape[1].is_static:
+        return
+    bias_shape = [1] * shape.rank.get_length()
+    bias_shape[1] = shape[1].get_length()
+    targets = list(out.get_target_inputs())
+    dtype = out.get_element_type().to_dtype()
+    bias = ops.constant(np.zeros(bias_shape, dtype), name=f"{layer.name}/add_/bias")
+    add = ops.add(out, bias, name=f"{layer.name}/add_")
+    for target in targets:
+        target.replace_source_output(add.output(0))
+    layer.bias_add, layer.bias = add, bias

@@ -1,1 +1,1 @@
-"""POT's ``openvino.tools.pot.utils`` (see ``.logger``)."""
+"""POT's ``openvino.tools.pot.utils`` (see ``.logger`` and ``.launcher``)."""
