@@ -421,7 +421,7 @@ def test_interrupted_rename_keeps_the_previous_model(
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(KeyboardInterrupt):
         save_model(new, tmp_path, "m")
-    assert calls[0] == str(tmp_path / "m.bin")  # the weights go first
+    assert calls[0] == str(tmp_path / "m.xml")  # the .xml (which carries the digest) first
     assert _snapshot(tmp_path) == before
 
     calls.clear()

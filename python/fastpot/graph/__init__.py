@@ -9,13 +9,14 @@ from fastpot.graph.fq_insertion import (
     insert_fake_quantize,
     plan_fake_quantize,
 )
-from fastpot.graph.io import load_model, save_model
+from fastpot.graph.io import WeightsMismatchError, load_model, save_model
 from fastpot.graph.model import CompressedModel
 
 __all__ = [
     "CompressedModel",
     "FQPlan",
     "QuantizationScheme",
+    "WeightsMismatchError",
     "compress_model_weights",
     "insert_fake_quantize",
     "load_model",
