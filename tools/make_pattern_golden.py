@@ -12,8 +12,8 @@ imported module:
   ``transformer_block`` in ``make_golden.CONFIGS``; here it runs on the pattern models
   ``bert_encoder`` and ``svtr_attention`` instead, and
   ``default_performance_cpu_biascorrection`` (``use_fast_bias: false``) runs only on the
-  small models ``lstm_state``, ``gru_state``, ``conv3d`` and ``deconv_decoder`` (see
-  :data:`RESTRICTED`); the other configurations run on every model;
+  small models ``lstm_state``, ``gru_state``, ``conv3d``, ``deconv_decoder`` and
+  ``aca_depthwise`` (see :data:`RESTRICTED`); the other configurations run on every model;
 * the per-run worker subprocess that ``make_golden.main`` starts is this script (so that the
   worker sees the same ``CONFIGS``); it hands ``--worker`` straight to ``make_golden.main``,
   i.e. to ``make_golden.run_one``.
@@ -68,6 +68,7 @@ RESTRICTED = {
         "gru_state",
         "conv3d",
         "deconv_decoder",
+        "aca_depthwise",
     ),
 }
 

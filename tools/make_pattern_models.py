@@ -5,7 +5,8 @@ toy models. Real networks expose FakeQuantize placement rules those never reach:
 C2f/SPPF/DFL head, ViT/SVTR attention with a fused QKV projection split by StridedSlice or
 Gather, MobileNetV3's HSwish/HSigmoid/SE blocks, BERT's masked attention, recurrent
 ``LSTMSequence``/``GRUSequence`` cells with a non-batch-first state input, U-Net/FPN decoders
-with bilinear upsampling, 3D convolutions and transposed convolutions. This script rebuilds
+with bilinear upsampling, 3D convolutions, transposed convolutions and the depthwise/grouped/1x1
+convolution pairs POT's ActivationChannelAlignment rescales. This script rebuilds
 those structures at tiny widths with fixed seeds (He init for convolutions, Xavier-like init
 for transformer projections) together with deterministic, deliberately non-Gaussian
 calibration data (mixtures, heavy tails, outlier spikes, exact zeros).
@@ -936,6 +937,125 @@ def build_deconv_decoder(seed):
     )
 
 
+def build_aca_depthwise(seed):
+    """ActivationChannelAlignment pairs with deliberately uneven producer channel ranges.
+
+    POT's ActivationChannelAlignment (the first step of DefaultQuantization) aligns a
+    producer Convolution/GroupConvolution/MatMul (+ bias Add) that feeds a 1x1-style consumer
+    Convolution directly (group 1, pads 0, strides 1, dilations 1, the producer output read by
+    the consumer only). POT first gives every bias-free Convolution/GroupConvolution a zero
+    bias (``<name>/add_``), so the pairs here exercise both bias paths.
+    """
+    g = GraphBuilder(seed)
+    x = make_input("image", [1, 4, 12, 12])
+
+    def uneven(w, b, channels, offsets=()):
+        """Scale the output channels ``channels`` of ``w`` [Cout, ...] (and ``b``) by U(10, 50).
+
+        ``offsets`` are further channels whose bias gets +-U(1, 3) (before the gain), so that
+        their range is off-centre. Returns (w, b, gain) with ``gain`` [Cout] in float64.
+        """
+        gain = np.ones(w.shape[0])
+        gain[list(channels)] = g.rng.uniform(10.0, 50.0, len(channels))
+        w = (w * gain.reshape((-1,) + (1,) * (w.ndim - 1))).astype(F32)
+        if b is not None:
+            b = b.astype(np.float64).reshape(-1)
+            if offsets:
+                sign = np.where(g.rng.random(len(offsets)) < 0.5, -1.0, 1.0)
+                b[list(offsets)] += sign * g.rng.uniform(1.0, 3.0, len(offsets))
+            b = (b * gain).reshape(1, -1, 1, 1).astype(F32)
+        return w, b, gain
+
+    def compensate(w, gain):
+        """Divide the input channels of consumer weights ``w`` [Cout, Cin, ...] by ``gain``."""
+        return (w / gain.reshape((1, -1) + (1,) * (w.ndim - 2))).astype(F32)
+
+    def conv_op(t, w, b, name, groups=1, stride=1, act=None):
+        """(Group)Convolution with 'same' padding for odd kernels + optional bias + activation.
+
+        ``w`` is in Convolution layout [Cout, Cin / groups, k, k]; for ``groups`` > 1 it is
+        stored as GroupConvolution weights [groups, Cout / groups, Cin / groups, k, k].
+        """
+        k = w.shape[-1]
+        pads = [k // 2, k // 2]
+        if groups == 1:
+            y = op1.convolution(
+                t, fconst(w, f"{name}/weights"), [stride, stride], pads, pads, [1, 1], name=name
+            )
+        else:
+            wg = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])
+            y = op1.group_convolution(
+                t, fconst(wg, f"{name}/weights"), [stride, stride], pads, pads, [1, 1], name=name
+            )
+        if b is not None:
+            y = op1.add(y, fconst(b, f"{name}/bias"), name=f"{name}/add")
+        return g.activation(y, act, name)
+
+    y = g.conv(x, 4, 8, 3, "stem", act="relu")  # 12x12
+    # (a) depthwise 3x3 GroupConvolution + bias -> 1x1 Convolution without bias, ReLU.
+    w = g.he_normal((8, 1, 3, 3), fan_in=9)
+    b = g.normal((1, 8, 1, 1), 0.1)
+    w, b, gain = uneven(w, b, [2, 5], offsets=[0, 5])
+    y = conv_op(y, w, b, "a/dw", groups=8)
+    w = compensate(g.he_normal((16, 8, 1, 1), fan_in=8), gain)
+    y = conv_op(y, w, None, "a/pw", act="relu")
+    # (b) grouped (2 groups) 3x3 GroupConvolution + bias -> 1x1 Convolution + bias, ReLU.
+    w = g.he_normal((16, 8, 3, 3), fan_in=8 * 9)
+    b = g.normal((1, 16, 1, 1), 0.1)
+    w, b, gain = uneven(w, b, [3, 9, 14], offsets=[1, 9])
+    y = conv_op(y, w, b, "b/gconv", groups=2)
+    w = compensate(g.he_normal((16, 16, 1, 1), fan_in=16), gain)
+    y = conv_op(y, w, g.normal((1, 16, 1, 1), 0.1), "b/pw", act="relu")
+    # (c) bias-free 1x1 Convolution -> bias-free 1x1 Convolution, ReLU.
+    w, _, gain = uneven(g.he_normal((8, 16, 1, 1), fan_in=16), None, [1, 6])
+    y = conv_op(y, w, None, "c/conv1")
+    w = compensate(g.he_normal((16, 8, 1, 1), fan_in=8), gain)
+    y = conv_op(y, w, None, "c/conv2", act="relu")
+    # Not pairs: the consumer is padded (3x3), reads a branching producer, or has stride 2.
+    w = g.he_normal((16, 16, 3, 3), fan_in=16 * 9)
+    w, b, gain = uneven(w, g.normal((1, 16, 1, 1), 0.1), [4])
+    y = conv_op(y, w, b, "d/conv1")
+    w = compensate(g.he_normal((8, 16, 3, 3), fan_in=16 * 9), gain)
+    y = conv_op(y, w, g.normal((1, 8, 1, 1), 0.1), "d/conv2", act="relu")
+    w, b, gain = uneven(g.he_normal((8, 8, 1, 1), fan_in=8), g.normal((1, 8, 1, 1), 0.1), [0])
+    e = conv_op(y, w, b, "e/conv")
+    w = compensate(g.he_normal((8, 8, 1, 1), fan_in=8), gain)
+    left = conv_op(e, w, g.normal((1, 8, 1, 1), 0.1), "e/left")
+    right = conv_op(e, compensate(g.he_normal((8, 8, 1, 1), fan_in=8), gain), None, "e/right")
+    y = op1.relu(op1.concat([left, right], 1, name="e/concat"), name="e/relu")
+    w, b, gain = uneven(g.he_normal((16, 16, 1, 1), fan_in=16), g.normal((1, 16, 1, 1), 0.1), [7])
+    y = conv_op(y, w, b, "f/conv1")
+    w = compensate(g.he_normal((16, 16, 1, 1), fan_in=16), gain)
+    y = conv_op(y, w, g.normal((1, 16, 1, 1), 0.1), "f/conv2", stride=2, act="relu")  # 6x6
+    y = reduce_mean(y, [2, 3], False, "gap")  # [1, 16]
+    y = g.linear(y, 16, 5, "fc")
+    model = make_model({"logits": y}, [x], "aca_depthwise")
+
+    rng = np.random.default_rng(seed + 1000)
+    n = 32
+    base = smooth_noise(rng, n, 4, 12, 12, 3) + 0.3 * rng.laplace(0.0, 1.0, (n, 4, 12, 12))
+    data = rng.uniform(0.5, 2.0, (n, 1, 1, 1)) * base + rng.normal(0.0, 0.5, (n, 4, 1, 1))
+    data[:, 3] = np.abs(data[:, 3])  # e.g. a magnitude channel
+    data = add_outliers(rng, data, 0.002, 5.0, 9.0)
+    return (
+        model,
+        {"image": data.astype(F32)},
+        {
+            "description": "ActivationChannelAlignment pairs: conv 3x3 + ReLU stem; (a) depthwise "
+            "3x3 GroupConvolution + bias -> 1x1 conv without bias + ReLU; (b) 2-group 3x3 "
+            "GroupConvolution + bias -> 1x1 conv + bias + ReLU; (c) bias-free 1x1 conv -> "
+            "bias-free 1x1 conv + ReLU; non-pairs: 3x3 conv + bias -> padded 3x3 conv + ReLU, "
+            "1x1 conv + bias read by two 1x1 convs (with and without bias) -> Concat + ReLU, "
+            "1x1 conv + bias -> stride-2 1x1 conv + ReLU; ReduceMean, MatMul+bias. Producer "
+            "output channels scaled by U(10, 50) (a: 2, 5; b: 3, 9, 14; c: 1, 6; d: 4; e: 0; "
+            "f: 7; biases scaled alike, a: 0, 5 and b: 1, 9 off-centre by +-U(1, 3)), consumer "
+            "input channels divided by the same gains",
+            "calibration_description": "smooth noise + Laplace texture, per-sample gain and "
+            "channel offsets; channel 3 non-negative; 0.2% +-[5,9] spikes",
+        },
+    )
+
+
 #: name -> (builder, seed).  The order is the order of the golden files.
 MODELS = {
     "yolo_c2f": (build_yolo_c2f, 1101),
@@ -947,6 +1067,7 @@ MODELS = {
     "unet_fpn": (build_unet_fpn, 1707),
     "conv3d": (build_conv3d, 1808),
     "deconv_decoder": (build_deconv_decoder, 1909),
+    "aca_depthwise": (build_aca_depthwise, 2010),
 }
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import logging
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from fastpot.algorithms.params import (
+    ParameterTypeError,
+    check_unknown_keys,
+    check_values,
+    current_place,
+)
 from fastpot.utils.attrdict import Dict
 
 if TYPE_CHECKING:
@@ -60,9 +64,19 @@ class Algorithm(ABC):
     Parameters
     ----------
     config : dict
-        The algorithm's ``params`` (deep-copied; attribute access).
+        The algorithm's ``params`` (deep-copied; attribute access). The values of the keys
+        :meth:`known_params` lists are checked (:mod:`fastpot.algorithms.params`, the
+        checks the ``pot`` command line runs too); unknown keys are a warning naming the
+        close match.
     engine : Engine
         The engine that runs the model for statistics and metrics.
+
+    Raises
+    ------
+    fastpot.algorithms.params.ParameterError
+        A bad value (a ``ValueError``), naming its key path (``algorithms[i].params.<key>``
+        inside ``create_pipeline``); ``ParameterTypeError`` (also a ``TypeError``) for a
+        value or a ``config`` of the wrong type.
     """
 
     name: ClassVar[str] = "Algorithm"
@@ -71,14 +85,7 @@ class Algorithm(ABC):
     default_steps_size = 0.05
 
     def __init__(self, config: Mapping[str, Any] | None, engine: Any) -> None:
-        self._config = Dict(copy.deepcopy(dict(config or {})))
-        scope = (
-            self._config.get("ignored", {}).get("scope") if self._config.get("ignored") else None
-        )
-        if scope:
-            self._config.ignored.scope = [
-                "|".join(s) if isinstance(s, (list, tuple)) else s for s in scope
-            ]
+        self._config = self._checked(config)
         self._engine = engine
         self._algo_collector: StatisticsCollector | None = None
         self.total_exec_steps = 0
@@ -91,18 +98,34 @@ class Algorithm(ABC):
         """Every parameter name this algorithm reads."""
         return COMMON_PARAMS | cls.extra_params
 
+    def _checked(self, config: Mapping[str, Any] | None) -> Dict:
+        """Return a deep copy of `config`, its values checked (:mod:`fastpot.algorithms.params`).
+
+        Errors name the key path: ``algorithms[i].params.<key>`` inside ``create_pipeline``,
+        ``params.<key>`` otherwise.
+        """
+        place = current_place()
+        if config is not None and not isinstance(config, Mapping):
+            shown = repr(config)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise ParameterTypeError(
+                f"{self.name}: {place}: expected a mapping of parameters {{name: value}}, "
+                f"got {type(config).__name__} {shown}"
+            )
+        params = Dict(copy.deepcopy(dict(config or {})))
+        check_values(params, keys=self.known_params(), place=place, label=f"{self.name}: ")
+        scope = params.get("ignored", {}).get("scope") if params.get("ignored") else None
+        if scope:
+            params.ignored.scope = [
+                "|".join(s) if isinstance(s, (list, tuple)) else s for s in scope
+            ]
+        return params
+
     def _warn_unknown_params(self) -> None:
         # POT silently ignored unknown keys in API mode; a misspelt key is almost always a bug.
-        known = self.known_params()
-        for key in self._config:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                warnings.warn(
-                    f"{self.name}: unknown parameter {key!r} is ignored{hint}",
-                    UserWarning,
-                    stacklevel=4,
-                )
+        check_unknown_keys(
+            self._config, self.known_params(), algorithm=self.name, place=current_place()
+        )
 
     @property
     def config(self) -> Dict:
@@ -115,8 +138,8 @@ class Algorithm(ABC):
         return self._config
 
     def update_config(self, config: Mapping[str, Any]) -> None:
-        """Replace the parameters."""
-        self._config = Dict(copy.deepcopy(dict(config)))
+        """Replace the parameters (checked as the constructor's)."""
+        self._config = self._checked(config)
 
     @property
     def engine(self) -> Any:

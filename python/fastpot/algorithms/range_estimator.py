@@ -108,6 +108,11 @@ def _build(
             )
         if kind not in _QUANTILE_TYPES:
             entry.pop("outlier_prob", None)
+        elif not 0 <= float(entry["outlier_prob"]) < 1:  # also checked with the params
+            raise ValueError(
+                f"{where}.range_estimator.{end}.outlier_prob: {entry['outlier_prob']!r} is "
+                "outside the valid range [0, 1)"
+            )
         agg = None if weights else entry.get("aggregator")
         if not weights and agg not in _AGGREGATORS:
             raise ValueError(

@@ -20,6 +20,7 @@ import copy
 import datetime as _dt
 import json
 import logging
+import shutil
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -249,6 +250,11 @@ def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
         Bad arguments (status 2, message on stderr, as argparse does).
     ConfigError
         A config file fastpot cannot run (unknown keys name the closest valid one).
+    KeyboardInterrupt
+        Ctrl-C; what the run wrote is removed first (its new ``<name>_<algos>/<timestamp>``
+        or ``-d`` directory, or in an existing ``-d`` directory its ``log.txt`` and the
+        ``optimized`` folder it created). :func:`main` prints ``pot: interrupted`` and
+        returns 130.
     """
     from fastpot.utils import logger as log_setup  # noqa: PLC0415
 
@@ -258,8 +264,11 @@ def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
     config = _load_config(args)
 
     run_dir = _run_directory(args.output_dir, args.direct_dump, config)
+    created = _new_directories(run_dir)
+    existing = {name for name in ("log.txt", "optimized") if (run_dir / name).exists()}
     run_dir.mkdir(parents=True, exist_ok=True)
     log_file = run_dir / "log.txt"
+    interrupted = False
     owns_logging = not log_setup.is_initialized()
     if owns_logging:
         log_setup.init_logger(args.log_level, sys.stdout, progress_bar=args.progress_bar)
@@ -270,6 +279,9 @@ def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
     root.addHandler(file_handler)
     try:
         models = _quantize(config, run_dir, args.keep_uncompressed_weights, list(argv))
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     except Exception as exc:
         # The console gets the message from main(); log.txt keeps it with the run.
         file_handler.handle(
@@ -281,7 +293,37 @@ def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
         file_handler.close()
         if owns_logging:
             log_setup.reset_logger()
+        if interrupted:
+            _remove_partial_run(run_dir, created, existing)
     return {"output_dir": run_dir, "log": log_file, "models": models}
+
+
+def _new_directories(path: Path) -> list[Path]:
+    """Return the directories of `path` (itself included) not there yet, outermost first."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    return missing[::-1]
+
+
+def _remove_partial_run(run_dir: Path, created: list[Path], existing: set[str]) -> None:
+    """Remove what an interrupted run wrote: its new directories, or its log and model.
+
+    A run into a new ``<name>_<algos>/<timestamp>`` folder (or a new ``-d`` directory)
+    removes the outermost directory it created; a run into an existing directory removes
+    the ``log.txt`` and ``optimized`` it created (`existing`: those that were there before).
+    """
+    if created:
+        shutil.rmtree(created[0], ignore_errors=True)
+        return
+    if "log.txt" not in existing:
+        (run_dir / "log.txt").unlink(missing_ok=True)
+    if "optimized" not in existing:
+        shutil.rmtree(run_dir / "optimized", ignore_errors=True)
 
 
 def _quantize(
@@ -396,9 +438,21 @@ def main(argv: Sequence[str] | None = None, prog: str = "pot") -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = app(args, prog=prog)
+    except KeyboardInterrupt:
+        # Ctrl-C: one line, no traceback; app() removed what the run had written.
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
-    except (ConfigError, OSError, ValueError, KeyError, RuntimeError, NotImplementedError) as exc:
+    except (
+        ConfigError,
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
         if "--log-level" in args and "DEBUG" in args:
             traceback.print_exc()
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

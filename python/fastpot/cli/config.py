@@ -8,7 +8,10 @@ A config has three sections::
 
 JSON files may hold ``//`` and ``/* */`` comments; ``.yml``/``.yaml`` files are YAML. Every key
 is checked: an unknown one is a :class:`ConfigError` naming the file, the key's place and the
-closest valid key (POT rejected unknown algorithm parameters too, with a bare message). The
+closest valid key (POT rejected unknown algorithm parameters too, with a bare message). Values
+are checked too, before anything is written: algorithm parameters and the compression
+section by :mod:`fastpot.algorithms.params` (the checks the Python API runs), the engine's
+device, request numbers and layout as :class:`~fastpot.engines.IEEngine` checks them. The
 Accuracy Checker engine is out of scope and refused with what to use instead.
 """
 
@@ -23,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from fastpot.algorithms.accuracy_aware.algorithm import AA_PARAMS
+from fastpot.algorithms.params import ParameterError, check_unknown_keys, check_values
+from fastpot.api._hints import did_you_mean
 
 __all__ = [
     "ALGORITHM_PARAMS",
@@ -69,6 +74,7 @@ _COMPRESSION_KEYS = (
     "algorithms",
 )
 _ALGORITHM_KEYS = ("name", "params")
+_LAYOUTS = ("NCHW", "NHWC", "CHW", "HWC")
 
 _SAMPLING = ("stat_subset_size", "shuffle_data", "seed")
 _MIN_MAX = ("preset", "range_estimator", "weights", "activations", "saturation_fix", "ignored")
@@ -253,12 +259,46 @@ def _check_engine(engine: Any, source: str | None) -> None:
                 "of images (or pass --data-source)",
             )
         )
+    if not isinstance(engine["data_source"], (str, os.PathLike)):
+        raise ConfigError(
+            _where(
+                source,
+                f"engine.data_source: expected an image folder or a .txt list, got "
+                f"{engine['data_source']!r}",
+            )
+        )
     if "central_fraction" in engine:
         fraction = engine["central_fraction"]
-        if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, (int, float))
+            or not 0 < fraction <= 1
+        ):
             raise ConfigError(
                 _where(source, f"engine.central_fraction: {fraction!r} must be in (0, 1]")
             )
+    layout = engine.get("layout")
+    if layout is not None and (not isinstance(layout, str) or layout.upper() not in _LAYOUTS):
+        raise ConfigError(
+            _where(
+                source,
+                f"engine.layout: {layout!r} is not one of {', '.join(_LAYOUTS)}"
+                f"{did_you_mean(layout, _LAYOUTS)}",
+            )
+        )
+    _check_engine_values(engine, source)
+
+
+def _check_engine_values(engine: Mapping[str, Any], source: str | None) -> None:
+    """Check the engine keys IEEngine reads: request numbers, a device OpenVINO has here."""
+    import openvino as ov  # noqa: PLC0415 - the command line needs OpenVINO anyway
+
+    from fastpot.engines.ie_engine import check_engine_config  # noqa: PLC0415
+
+    try:
+        check_engine_config(engine, "engine", ov.Core() if "device" in engine else None)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(_where(source, str(exc))) from None
 
 
 def _normalise_preset(params: dict[str, Any], target_device: str, place: str, source: str | None):
@@ -340,6 +380,14 @@ def prepare_config(config: Mapping[str, Any], source: str | None = None) -> dict
         raise ConfigError(
             _where(source, "compression.algorithms: expected a non-empty list of algorithms")
         )
+    _checked(
+        source,
+        check_values,
+        compression,
+        keys=_INHERITED,
+        place="compression",
+        strict=True,
+    )
     target_device = compression.get("target_device", "ANY")
     model_type = compression.get("model_type")
     inherited = {
@@ -368,11 +416,38 @@ def prepare_config(config: Mapping[str, Any], source: str | None = None) -> dict
                 )
             )
         params = algorithm.setdefault("params", {})
+        if params is None:
+            params = algorithm["params"] = {}
+        if not isinstance(params, Mapping):
+            raise ConfigError(
+                _where(
+                    source,
+                    f"{place}.params: expected a mapping of parameters, got "
+                    f"{type(params).__name__} {params!r}",
+                )
+            )
         allowed = ALGORITHM_PARAMS[name]
         if name == "AccuracyAwareQuantization":
             base = params.get("base_algorithm", "DefaultQuantization")
-            allowed = (*_ACCURACY_AWARE, *ALGORITHM_PARAMS.get(base, _DEFAULT))
-        check_keys(params, allowed, f"{place}.params ({name})", source)
+            bases = [n for n in ALGORITHM_PARAMS if n != name]
+            if base not in bases:
+                raise ConfigError(
+                    _where(
+                        source,
+                        f"{place}.params.base_algorithm: {base!r} is not one of "
+                        f"{', '.join(bases)}{did_you_mean(base, bases)}",
+                    )
+                )
+            allowed = (*_ACCURACY_AWARE, *ALGORITHM_PARAMS[base])
+        _checked(
+            source,
+            check_unknown_keys,
+            params,
+            allowed,
+            algorithm=name,
+            place=f"{place}.params",
+            strict=True,
+        )
         if params.get("use_layerwise_tuning"):
             raise ConfigError(
                 _where(
@@ -384,4 +459,13 @@ def prepare_config(config: Mapping[str, Any], source: str | None = None) -> dict
         for key in _INHERITED:
             params[key] = inherited[key]
         _normalise_preset(params, target_device, f"{place}.params", source)
+        _checked(source, check_values, params, place=f"{place}.params", strict=True)
     return result
+
+
+def _checked(source: str | None, check: Any, *args: Any, **kwargs: Any) -> None:
+    """Run a check of :mod:`fastpot.algorithms.params`; its error as a :class:`ConfigError`."""
+    try:
+        check(*args, **kwargs)
+    except ParameterError as exc:
+        raise ConfigError(_where(source, str(exc))) from None

@@ -1,8 +1,10 @@
 """POT's simplified engine: calibration images from a folder or a list, no metric (spec 9.3).
 
 :class:`ImageLoader` reads every image of a directory (sorted by path; files Pillow cannot
-identify are skipped) or of a ``.txt`` list (one path per line, relative to the list's
-folder; every listed file must be an image). Each image becomes what POT's OpenCV reader
+identify are skipped: one with an image extension, corrupt or truncated, is a logged warning
+naming it and why, other files a DEBUG summary) or of a ``.txt`` list (one path per line,
+relative to the list's folder; every listed file must be an image). An image that passes
+the listing but cannot be decoded is an error naming its file and loader index. Each image becomes what POT's OpenCV reader
 gave the model: 8-bit **BGR** channel order (grayscale when the model input has one channel),
 an optional centre crop by ``central_fraction``, a bilinear resize to the model input's H x W
 when that is static, a CHW transpose for NCHW inputs, and **no** normalisation or mean/scale.
@@ -15,6 +17,7 @@ slightly from ``cv2.resize(..., INTER_LINEAR)``. Same-size images are identical.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ import numpy as np
 import openvino as ov
 
 from fastpot.api.data_loader import DataLoader
+from fastpot.api.engine import _check_data_loader
 from fastpot.engines.ie_engine import IEEngine
 from fastpot.utils.logger import progress_bar_enabled
 
@@ -30,15 +34,76 @@ __all__ = ["ImageLoader", "SimplifiedEngine", "list_images"]
 logger = logging.getLogger("fastpot.cli.simplified_engine")
 
 
-def _is_image(path: Path) -> bool:
+# Extensions of files that are meant to be images: one that Pillow cannot read is reported.
+_IMAGE_SUFFIXES = frozenset(
+    {".bmp", ".dib", ".gif", ".jpeg", ".jpg", ".jpe", ".png", ".ppm", ".pgm", ".pbm", ".pnm"}
+    | {".tif", ".tiff", ".webp", ".jp2", ".j2k", ".ico", ".tga", ".sr", ".ras", ".pxm"}
+)
+
+
+def _image_problem(path: Path) -> str | None:
+    """Why Pillow cannot read `path` as an image (None: it can)."""
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
 
     try:
         with Image.open(path) as image:
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        return False
-    return True
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _is_image(path: Path) -> bool:
+    return _image_problem(path) is None
+
+
+def _list_directory(source: Path) -> list[Path]:
+    """Return the readable images of a directory; skipped files are logged with the reason.
+
+    A file with an image extension that Pillow cannot read (corrupt, truncated, mislabelled)
+    is a warning naming it and why; other files (notes, lists, hidden files) are summed up
+    in one DEBUG line.
+    """
+    files: list[Path] = []
+    broken: list[tuple[Path, str]] = []
+    others: list[Path] = []
+    for path in sorted(source.iterdir()):
+        if not path.is_file():
+            continue
+        problem = _image_problem(path)
+        if problem is None:
+            files.append(path)
+        elif path.suffix.lower() in _IMAGE_SUFFIXES:
+            broken.append((path, problem))
+        else:
+            others.append(path)
+    for path, problem in broken[:10]:
+        logger.warning("data_source: skipping %s: not a readable image (%s)", path, problem)
+    if len(broken) > 1:
+        logger.warning(
+            "data_source %s: %d of %d image files skipped as unreadable: %s",
+            source,
+            len(broken),
+            len(broken) + len(files),
+            ", ".join(p.name for p, _ in broken[:10]) + (", ..." if len(broken) > 10 else ""),
+        )
+    if others:
+        logger.debug(
+            "data_source %s: %d files that are not images skipped: %s",
+            source,
+            len(others),
+            ", ".join(p.name for p in others[:10]) + (", ..." if len(others) > 10 else ""),
+        )
+    if not files:
+        raise ValueError(
+            f"{source}: data_source directory holds no readable images"
+            + (
+                f" ({len(broken)} unreadable image files, e.g. {broken[0][0].name}: {broken[0][1]})"
+                if broken
+                else ""
+            )
+        )
+    return files
 
 
 def list_images(data_source: str | Path) -> list[Path]:
@@ -55,10 +120,7 @@ def list_images(data_source: str | Path) -> list[Path]:
     if not source.exists():
         raise FileNotFoundError(f"{source}: data_source does not exist")
     if source.is_dir():
-        files = [p for p in sorted(source.iterdir()) if p.is_file() and _is_image(p)]
-        if not files:
-            raise ValueError(f"{source}: data_source directory holds no readable images")
-        return files
+        return _list_directory(source)
     if source.suffix.lower() != ".txt":
         raise ValueError(
             f"{source}: data_source must be a directory of images or a .txt list of image paths"
@@ -73,8 +135,11 @@ def list_images(data_source: str | Path) -> list[Path]:
             path = source.parent / path
         if not path.is_file():
             raise FileNotFoundError(f"{source}:{number}: {path} does not exist")
-        if not _is_image(path):
-            raise ValueError(f"{source}:{number}: {path} is not an image Pillow can read")
+        problem = _image_problem(path)
+        if problem is not None:
+            raise ValueError(
+                f"{source}:{number}: {path} is not an image Pillow can read ({problem})"
+            )
         files.append(path)
     if not files:
         raise ValueError(f"{source}: the list names no images")
@@ -184,8 +249,10 @@ class ImageLoader(DataLoader):
         try:
             with Image.open(path) as opened:
                 image = opened.convert("L" if spec.channels == 1 else "RGB")
-        except OSError as exc:
-            raise ValueError(f"{path}: cannot read the image ({exc})") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ValueError(
+                f"{path}: cannot read the image ({type(exc).__name__}: {exc})"
+            ) from None
         if self.central_fraction is not None and self.central_fraction < 1:
             width, height = image.size
             crop_w = round(width * self.central_fraction)
@@ -262,11 +329,25 @@ class SimplifiedEngine(IEEngine):
         (POT's never updated one either), so ``predict`` returns None as metrics.
     """
 
+    config_keys = (
+        *IEEngine.config_keys,
+        "type",
+        "data_source",
+        "layout",
+        "central_fraction",
+    )
+
     def __init__(
         self, config: Any, data_loader: DataLoader | None = None, metric: Any = None
     ) -> None:
+        if not isinstance(config, Mapping):
+            raise TypeError(
+                "SimplifiedEngine: config must be a mapping such as {'data_source': "
+                f"'images/'}}, got {type(config).__name__}"
+            )
         config = dict(config)
         config.setdefault("device", "CPU")
+        _check_data_loader(data_loader, type(self).__name__)
         if data_loader is None:
             loader = ImageLoader(config) if config.get("data_source") else None
         elif isinstance(data_loader, ImageLoader):

@@ -21,16 +21,17 @@ import os
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import openvino as ov
 import openvino.opset13 as opset
 
+from fastpot.api._hints import close_match, did_you_mean, warn_user
 from fastpot.api.data_loader import DataLoader
 from fastpot.api.engine import Engine
-from fastpot.api.metric import Metric
+from fastpot.api.metric import Metric, check_metric_formats
 from fastpot.compat.pot_engine import PotEngineSurface
 from fastpot.graph._graph import GraphView
 from fastpot.graph.model import CompressedModel
@@ -44,6 +45,137 @@ __all__ = ["IEEngine"]
 logger = logging.getLogger("fastpot.engines.ie_engine")
 
 NodeKey = Any  # node name, or (node name, output port)
+
+
+# ---- engine config checks ------------------------------------------------------------------
+
+_VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+
+
+def _device_names(core: ov.Core) -> list[str]:
+    try:
+        return list(core.available_devices)
+    except RuntimeError:  # pragma: no cover - a plugin that fails to enumerate
+        return []
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("Exception from", "Check "))]
+    return (useful or lines or [type(exc).__name__])[-1]
+
+
+def check_device(device: Any, core: ov.Core, place: str = "config") -> None:
+    """Check an OpenVINO device name before anything is compiled for it.
+
+    ``AUTO``, ``MULTI``, ``HETERO`` and ``BATCH`` (with an optional ``:<devices>`` list,
+    each checked) are accepted; any other name must be a device OpenVINO knows (``CPU``,
+    ``GPU``, ``NPU``, optionally with ``.<id>``), whose plugin loads and that has a device
+    available here.
+
+    Parameters
+    ----------
+    device : str
+        The ``device`` config value.
+    core : openvino.Core
+        The core the engine compiles with.
+    place : str, optional
+        Where the value comes from (``<place>.device`` in messages).
+
+    Raises
+    ------
+    TypeError
+        `device` is not a non-empty string.
+    ValueError
+        An unknown device (naming the close match and the available devices), one whose
+        plugin cannot load, or one with no device available here.
+    """
+    if not isinstance(device, str):
+        raise TypeError(f"{place}.device: expected a device name such as 'CPU', got {device!r}")
+    if not device.strip():
+        raise ValueError(f"{place}.device: empty; expected a device name such as 'CPU'")
+    head, _, rest = device.partition(":")
+    if head.upper() in _VIRTUAL_DEVICES and head == head.upper():
+        names = [n for n in rest.replace(";", ",").split(",") if n.strip()]
+    else:
+        names = [device]
+    for name in names:
+        base = name.strip().split(".", 1)[0]
+        shown = repr(device) if name == device else f"{name.strip()!r} (in {device!r})"
+        try:
+            versions = core.get_versions(base)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"{place}.device: {shown}: the OpenVINO plugin of {base} cannot be used here "
+                f"({_first_line(exc)}); available devices: {', '.join(_device_names(core))}"
+            ) from None
+        if base not in versions:
+            available = _device_names(core)
+            known = sorted({*available, *(d.split(".")[0] for d in available), "CPU", "GPU"})
+            raise ValueError(
+                f"{place}.device: {shown} is not an OpenVINO device"
+                f"{did_you_mean(base, known)} (available devices: {', '.join(available)}; also "
+                "AUTO, MULTI:<devices>, HETERO:<devices>)"
+            )
+        try:
+            present = list(core.get_property(base, "AVAILABLE_DEVICES"))
+        except RuntimeError:
+            continue  # a plugin that does not report its devices: let compiling tell
+        if not present:
+            raise ValueError(
+                f"{place}.device: {shown}: OpenVINO finds no {base} device on this machine "
+                f"(available devices: {', '.join(_device_names(core))})"
+            )
+
+
+def check_engine_config(config: Any, place: str, core: ov.Core | None = None) -> None:
+    """Check the values of the keys IEEngine reads (``device`` with `core`).
+
+    Parameters
+    ----------
+    config : mapping
+        An engine config.
+    place : str
+        Where it comes from, e.g. ``IEEngine config`` or ``engine`` (a config file's section).
+    core : openvino.Core, optional
+        Check ``device`` with it (:func:`check_device`).
+
+    Raises
+    ------
+    TypeError
+        A value of the wrong type.
+    ValueError
+        A value out of range, or a device that cannot be used.
+    """
+    for key in ("stat_requests_number", "eval_requests_number", "batch_dim"):
+        value = config.get(key)
+        if value is None or (isinstance(value, Mapping) and not value):
+            continue
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{place}.{key}: expected an integer, got {value!r}")
+        if value < 0:
+            meaning = (
+                " (1: synchronous, 0 or None: the device's optimal number of requests)"
+                if key != "batch_dim"
+                else ""
+            )
+            raise ValueError(f"{place}.{key}: {value} must not be negative{meaning}")
+    if core is not None and "device" in config:
+        check_device(config["device"], core, place)
+
+
+def _warn_close_keys(config: Mapping[str, Any], known: tuple[str, ...], owner: str) -> None:
+    """Warn about config keys that look like typos of known ones (difflib ratio >= 0.8).
+
+    Other unknown keys are left alone: POT passed the whole engine section (``type``,
+    ``data_source``, keys of custom engines) to every engine.
+    """
+    for key in config:
+        if key in known or not isinstance(key, str):
+            continue
+        match = close_match(key, known, cutoff=0.8)
+        if match is not None:
+            warn_user(f"{owner} config: unknown key {key!r} is ignored; did you mean {match!r}?")
 
 
 class _Input:
@@ -97,15 +229,52 @@ class IEEngine(PotEngineSurface, Engine):
         of requests; ``n``: asynchronous with n), ``batch_dim`` (default 0).
     data_loader : DataLoader, optional
     metric : Metric, optional
+
+    Raises
+    ------
+    TypeError
+        A config that is not a mapping or has no ``device`` (naming a key that looks like a
+        typo of it), a value of the wrong type, a data loader without ``__len__`` /
+        ``__getitem__`` (a generator), a class passed instead of an instance.
+    ValueError
+        A device OpenVINO does not know or cannot use here (naming the close match and the
+        available devices; see :func:`check_device`), a negative request number.
+
+    Notes
+    -----
+    Unknown config keys are not errors: POT handed the whole engine section to every engine,
+    and custom engines read keys of their own (``pyramid_scales``, ...). A key within a small
+    edit distance of one this class reads (``difflib`` ratio >= 0.8: ``stat_request_number``,
+    ``devcie``) is a ``UserWarning`` naming the close match, for the classes that declare
+    :attr:`config_keys` (IEEngine, SimplifiedEngine); subclasses get no warning unless they
+    set ``config_keys`` themselves. The metric's formats (``avg_value``, ``value``,
+    ``get_attributes()``) are checked on the first batch of a run
+    (:func:`fastpot.api.metric.check_metric_formats`).
     """
+
+    #: The config keys this class reads. A class that sets it (IEEngine, SimplifiedEngine)
+    #: gets a warning for a config key that is not among them but close to one (a typo);
+    #: subclasses that read keys of their own (POT's custom engines) inherit no warning.
+    config_keys: ClassVar[tuple[str, ...]] = (
+        "device",
+        "stat_requests_number",
+        "eval_requests_number",
+        "batch_dim",
+    )
 
     def __init__(
         self, config: Any, data_loader: DataLoader | None = None, metric: Metric | None = None
     ) -> None:
         super().__init__(config, data_loader, metric)
+        owner = type(self).__name__
         if "device" not in self.config:
-            raise TypeError("IEEngine config: missing required key 'device'")
+            typo = close_match("device", [str(k) for k in self.config], cutoff=0.7)
+            hint = f" ({typo!r} is not a config key: a typo of 'device'?)" if typo else ""
+            raise TypeError(f"{owner} config: missing required key 'device'{hint}")
         self._core = ov.Core()
+        check_engine_config(self.config, f"{owner} config", self._core)
+        if "config_keys" in type(self).__dict__:
+            _warn_close_keys(self.config, type(self).config_keys, owner)
         self._model: ov.Model | None = None
         self._nonnegative: set[tuple[str, int]] | None = None
         self._compiled: dict[tuple[Any, ...], tuple[Any, dict[Any, int]]] = {}
@@ -272,9 +441,24 @@ class IEEngine(PotEngineSurface, Engine):
         input_names = set().union(*(i.names for i in self._inputs))
         if isinstance(first, tuple) and len(first) == 2:  # ((sample_id, annotation), data)
             return first[0], second, first[1], None
-        if isinstance(first, dict) and len(first) == 1 and not set(first) <= input_names:
-            ((sample_id, annotation),) = first.items()  # ({sample_id: annotation}, data)
-            return sample_id, second, annotation, None
+        if isinstance(first, Mapping) and len(first) == 1 and not set(first) <= input_names:
+            ((sample_id, annotation),) = first.items()
+            # A data dict whose key is a typo of an input name: not POT's legacy form.
+            typo = (
+                close_match(sample_id, sorted(input_names), cutoff=0.8)
+                if isinstance(sample_id, str) and isinstance(annotation, np.ndarray)
+                else None
+            )
+            if typo is None and _is_data(second):  # ({sample_id: annotation}, data)
+                return sample_id, second, annotation, None
+            names = [i.name for i in self._inputs]
+            raise ValueError(
+                f"data loader item {index}: {sample_id!r} is not a model input"
+                f"{did_you_mean(sample_id, sorted(input_names))} (inputs: {names}); an item is "
+                "(data, annotation[, meta]) with data an array or {input_name: array} (a "
+                "one-key dict is POT's legacy ({sample_id: annotation}, data) form only when "
+                "the second element is the data)"
+            )
         meta = item[2] if len(item) == 3 else None
         return index, first, second, meta
 
@@ -458,13 +642,18 @@ class IEEngine(PotEngineSurface, Engine):
         transposed to CHW, with one warning per engine and input. Shapes where ``[H, W, C]
         == [C, H, W]`` (``C == H == W``) are taken as CHW: they cannot be told apart.
         """
-        try:
-            array = np.asarray(value, dtype=spec.dtype)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"data loader item {index}: model input {spec.name!r} needs {spec.dtype} data: {exc}"
-            ) from None
+        array = _cast_item(index, spec, value)
         given = array.shape
+        if array.size == 0:
+            raise ValueError(
+                f"data loader item {index}: model input {spec.name!r} got an empty array "
+                f"{list(given)}"
+            )
+        if spec.rank and not 0 <= self._batch_dim < spec.rank:
+            raise ValueError(
+                f"{type(self).__name__} config.batch_dim: {self._batch_dim} is not an axis of "
+                f"model input {spec.name!r} (shape {spec.shape_text})"
+            )
         if spec.rank is None:
             return _Array(index, given, np.expand_dims(array, axis=self._batch_dim), False)
         if spec.rank == 0:
@@ -730,9 +919,22 @@ class IEEngine(PotEngineSurface, Engine):
         assert metric is not None
         annotations = [a for _, a, _ in info]
         if any(a is None for a in annotations):
+            if self.calculate_metrics and not self.__dict__.get("_unlabelled_warned"):
+                self._unlabelled_warned = True
+                missing = next(i for (i, a, _) in info if a is None)
+                logger.warning(
+                    "data loader item %s: annotation is None: metric %s is not updated with "
+                    "unlabelled items, so evaluations leave them out (warned once)",
+                    missing,
+                    type(metric).__name__,
+                )
             return
         processed = self.postprocess_output(outputs, [m for _, _, m in info])
         metric.update(processed, annotations)
+        checked: set[tuple[int, bool]] = self.__dict__.setdefault("_metrics_checked", set())
+        if (id(metric), per_sample_wanted) not in checked:  # formats, on the first batch
+            check_metric_formats(metric, len(info), per_sample_wanted)
+            checked.add((id(metric), per_sample_wanted))
         if per_sample_wanted:
             for name, raw in metric.value.items():
                 values = list(np.atleast_1d(raw))
@@ -921,6 +1123,70 @@ def _dispatch_module() -> Any:
             )
             _DISPATCH.append(None)
     return _DISPATCH[0]
+
+
+def _cast_item(index: int, spec: _Input, value: Any) -> np.ndarray:
+    """`value` as an array of the input's element type, refusing casts that lose data.
+
+    Complex values for a real input (NumPy would drop the imaginary part with only a
+    ``ComplexWarning``), strings, dates and None, non-integral or non-finite floats for an
+    integer input, integers outside a narrower integer type's range, and floats that would
+    overflow a narrower float type are errors naming the item and the input.
+    """
+    where = f"data loader item {index}: model input {spec.name!r} needs {spec.dtype} data"
+    try:
+        given = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{where}: {exc}") from None
+    kind, target = given.dtype.kind, spec.dtype.kind
+    if kind == "c" and target != "c":
+        raise TypeError(
+            f"{where}, got complex values ({given.dtype}); pass the real part (np.real) or "
+            "the magnitude (np.abs) explicitly"
+        )
+    if kind in "USMmV":
+        raise TypeError(f"{where}, got {given.dtype} values")
+    if kind == "O" and any(v is None for v in given.flat):  # NumPy would cast None to NaN
+        raise TypeError(f"{where}, got None" + (" values" if given.ndim else ""))
+    if target in "iu" and kind == "f" and given.size:
+        whole = np.isfinite(given) & (given == np.trunc(given))
+        if not whole.all():
+            bad = given[~whole].flat[0]
+            raise TypeError(
+                f"{where}, got {given.dtype} values that are not whole numbers (e.g. {bad!r}); "
+                "round or cast them explicitly"
+            )
+    if (
+        target in "iu"
+        and kind in "iuf"
+        and given.size
+        and not np.can_cast(given.dtype, spec.dtype, "safe")
+    ):
+        info = np.iinfo(spec.dtype)
+        low, high = given.min(), given.max()
+        if low < info.min or high > info.max:
+            raise ValueError(
+                f"{where}, got values in [{low}, {high}] outside its range [{info.min}, {info.max}]"
+            )
+    try:
+        with np.errstate(over="raise"):
+            array = given.astype(spec.dtype, copy=False)
+    except FloatingPointError:
+        finite = given[np.isfinite(given)] if kind == "f" else given
+        raise ValueError(
+            f"{where}, got values up to {np.abs(finite).max():g}, beyond its range (the cast "
+            "would make them infinite)"
+        ) from None
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{where}: {exc}") from None
+    return array
+
+
+def _is_data(value: Any) -> bool:
+    """Whether `value` can be an item's data: an array, ``{input_name: array}`` or a list."""
+    if isinstance(value, (np.ndarray, Mapping)):
+        return True
+    return isinstance(value, (list, tuple)) and len(value) > 0
 
 
 def _c_contiguous(array: np.ndarray) -> np.ndarray:

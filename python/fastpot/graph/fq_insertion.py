@@ -10,16 +10,17 @@ fix; activation ranges are filled later from statistics.
 
 from __future__ import annotations
 
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 
+from fastpot.api._hints import did_you_mean, warn_user
 from fastpot.graph._graph import GraphView, Port
 from fastpot.graph.hardware import HardwareConfig, QuantConfig, hardware_config
 from fastpot.graph.patterns import skipped_by_patterns
@@ -74,6 +75,13 @@ class QuantizationScheme:
     activations: Mapping[str, Any] | None = None
     saturation_fix: str = "first_layer"
 
+    def __post_init__(self) -> None:
+        if self.model_type not in (None, "transformer"):
+            raise ValueError(
+                f"model_type: {self.model_type!r} is not a model type POT knew (None or "
+                f"'transformer'){did_you_mean(self.model_type, ['transformer'])}"
+            )
+
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> QuantizationScheme:
         """Build from POT algorithm params (unknown keys are ignored here)."""
@@ -125,27 +133,341 @@ class Placement:
 # ---- skipped / ignored nodes -------------------------------------------------------------------
 
 
+# OpenVINO operation types (opsets 1-17), for close matches of a misspelt ignored type; any
+# type OpenVINO's NodeFactory knows, or the model holds, is accepted as well.
+_OV_TYPES = frozenset(
+    {
+        "Abs",
+        "Acos",
+        "Acosh",
+        "AdaptiveAvgPool",
+        "AdaptiveMaxPool",
+        "Add",
+        "Asin",
+        "Asinh",
+        "Assign",
+        "Atan",
+        "Atanh",
+        "AvgPool",
+        "BatchNormInference",
+        "BatchToSpace",
+        "BinaryConvolution",
+        "BitwiseAnd",
+        "BitwiseLeftShift",
+        "BitwiseNot",
+        "BitwiseOr",
+        "BitwiseRightShift",
+        "BitwiseXor",
+        "Broadcast",
+        "Bucketize",
+        "CTCGreedyDecoder",
+        "CTCGreedyDecoderSeqLen",
+        "CTCLoss",
+        "Ceiling",
+        "Clamp",
+        "Col2Im",
+        "Concat",
+        "Constant",
+        "Convert",
+        "ConvertLike",
+        "ConvertPromoteTypes",
+        "Convolution",
+        "ConvolutionBackpropData",
+        "Cos",
+        "Cosh",
+        "CumSum",
+        "DFT",
+        "DeformableConvolution",
+        "DeformablePSROIPooling",
+        "DepthToSpace",
+        "DetectionOutput",
+        "Divide",
+        "Einsum",
+        "Elu",
+        "EmbeddingBagOffsets",
+        "EmbeddingBagOffsetsSum",
+        "EmbeddingBagPacked",
+        "EmbeddingBagPackedSum",
+        "EmbeddingSegmentsSum",
+        "Equal",
+        "Erf",
+        "ErfInv",
+        "Exp",
+        "ExperimentalDetectronDetectionOutput",
+        "ExperimentalDetectronGenerateProposalsSingleImage",
+        "ExperimentalDetectronPriorGridGenerator",
+        "ExperimentalDetectronROIFeatureExtractor",
+        "ExperimentalDetectronTopKROIs",
+        "ExtractImagePatches",
+        "Eye",
+        "FakeConvert",
+        "FakeQuantize",
+        "Floor",
+        "FloorMod",
+        "GRN",
+        "GRUCell",
+        "GRUSequence",
+        "Gather",
+        "GatherElements",
+        "GatherND",
+        "GatherTree",
+        "Gelu",
+        "GenerateProposals",
+        "Greater",
+        "GreaterEqual",
+        "GridSample",
+        "GroupConvolution",
+        "GroupConvolutionBackpropData",
+        "GroupNormalization",
+        "HSigmoid",
+        "HSwish",
+        "HardSigmoid",
+        "I420toBGR",
+        "I420toRGB",
+        "IDFT",
+        "IRDFT",
+        "ISTFT",
+        "Identity",
+        "If",
+        "Interpolate",
+        "Inverse",
+        "IsFinite",
+        "IsInf",
+        "IsNaN",
+        "LRN",
+        "LSTMCell",
+        "LSTMSequence",
+        "Less",
+        "LessEqual",
+        "Log",
+        "LogSoftmax",
+        "LogicalAnd",
+        "LogicalNot",
+        "LogicalOr",
+        "LogicalXor",
+        "Loop",
+        "MVN",
+        "MatMul",
+        "MatrixNms",
+        "MaxPool",
+        "Maximum",
+        "Minimum",
+        "Mish",
+        "Mod",
+        "MulticlassNms",
+        "Multinomial",
+        "Multiply",
+        "NMSRotated",
+        "NV12toBGR",
+        "NV12toRGB",
+        "Negative",
+        "NonMaxSuppression",
+        "NonZero",
+        "NormalizeL2",
+        "NotEqual",
+        "OneHot",
+        "PRelu",
+        "PSROIPooling",
+        "Pad",
+        "Parameter",
+        "Power",
+        "PriorBox",
+        "PriorBoxClustered",
+        "Proposal",
+        "RDFT",
+        "RNNCell",
+        "RNNSequence",
+        "ROIAlign",
+        "ROIAlignRotated",
+        "ROIPooling",
+        "RandomUniform",
+        "Range",
+        "ReadValue",
+        "ReduceL1",
+        "ReduceL2",
+        "ReduceLogicalAnd",
+        "ReduceLogicalOr",
+        "ReduceMax",
+        "ReduceMean",
+        "ReduceMin",
+        "ReduceProd",
+        "ReduceSum",
+        "RegionYolo",
+        "Relu",
+        "ReorgYolo",
+        "Reshape",
+        "Result",
+        "ReverseSequence",
+        "Roll",
+        "Round",
+        "STFT",
+        "ScaledDotProductAttention",
+        "ScatterElementsUpdate",
+        "ScatterNDUpdate",
+        "ScatterUpdate",
+        "SearchSorted",
+        "SegmentMax",
+        "Select",
+        "Selu",
+        "ShapeOf",
+        "ShuffleChannels",
+        "Sigmoid",
+        "Sign",
+        "Sin",
+        "Sinh",
+        "Slice",
+        "SliceScatter",
+        "SoftPlus",
+        "SoftSign",
+        "Softmax",
+        "SpaceToBatch",
+        "SpaceToDepth",
+        "SparseFillEmptyRows",
+        "Split",
+        "Sqrt",
+        "SquaredDifference",
+        "Squeeze",
+        "StridedSlice",
+        "StringTensorPack",
+        "StringTensorUnpack",
+        "Subtract",
+        "Swish",
+        "Tan",
+        "Tanh",
+        "TensorIterator",
+        "Tile",
+        "TopK",
+        "Transpose",
+        "Unique",
+        "Unsqueeze",
+        "VariadicSplit",
+    }
+)
+_POT_TYPES = ("DepthWiseConvolution",)  # POT's name of depthwise GroupConvolutions
+
+
+@lru_cache(maxsize=256)
+def _is_openvino_type(name: str) -> bool:
+    """Whether `name` is an operation type of some OpenVINO opset (or one of POT's names)."""
+    if name in _OV_TYPES or name in _POT_TYPES:
+        return True
+    try:
+        from openvino.utils.node_factory import NodeFactory  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - older OpenVINO
+        from openvino._pyopenvino import NodeFactory  # noqa: PLC0415
+
+    for version in range(1, 30):
+        try:
+            factory = NodeFactory(f"opset{version}")
+        except Exception:  # noqa: BLE001 - no such opset: past the newest one
+            return False
+        try:
+            factory.create(name)
+        except Exception:  # noqa: BLE001, S112 - not a type of this opset
+            continue
+        return True
+    return False
+
+
+def _ignored_operation_types(
+    g: GraphView, operations: Any
+) -> list[tuple[str, Mapping[str, Any], str]]:
+    """Check ``ignored.operations`` against the model; return (type, attributes, path) each.
+
+    A type that is no OpenVINO operation type (a typo) is an error naming the close match; a
+    valid type absent from the model, or attributes that match no node of it, is a warning
+    (POT accepted any type; such an entry ignores nothing). Attribute names that no node of
+    the type has are errors naming the close match.
+    """
+    if operations is None:
+        return []
+    if not isinstance(operations, (list, tuple)):
+        raise TypeError(
+            "ignored.operations: expected a list of {'type': ..., 'attributes': {...}}, "
+            f"got {type(operations).__name__} {operations!r}"
+        )
+    in_model: dict[str, list[str]] = {}
+    for key in g.order:
+        for t in {g.ov_type(key), g.pot_type(key)}:
+            in_model.setdefault(t, []).append(key)
+    out = []
+    for i, op in enumerate(operations):
+        path = f"ignored.operations[{i}]"
+        if not isinstance(op, Mapping):
+            raise TypeError(f"{path}: expected {{'type': ..., 'attributes': {{...}}}}, got {op!r}")
+        if "type" not in op:
+            raise ValueError(f"{path}: entry {dict(op)!r} has no 'type'")
+        t = op["type"]
+        if not isinstance(t, str) or not t:
+            raise TypeError(f"{path}.type: expected an operation type name, got {t!r}")
+        attrs = op.get("attributes") or {}
+        if not isinstance(attrs, Mapping):
+            raise TypeError(f"{path}.attributes: expected a mapping, got {attrs!r}")
+        if t not in in_model:
+            if not _is_openvino_type(t):
+                raise ValueError(
+                    f"{path}.type: {t!r} is not an OpenVINO operation type"
+                    f"{did_you_mean(t, [*in_model, *_OV_TYPES, *_POT_TYPES])} (the model's "
+                    f"types: {', '.join(sorted(in_model))})"
+                )
+            warn_user(
+                f"{path}.type: the model has no {t!r} operation; this ignored entry ignores nothing"
+            )
+            out.append((t, attrs, path))
+            continue
+        names = sorted({n for k in in_model[t] for n in g.nodes[k].get_attributes()})
+        for name in attrs:
+            if name not in names:
+                raise ValueError(
+                    f"{path}.attributes.{name}: {t} operations have no attribute {name!r}"
+                    f"{did_you_mean(name, names)} (theirs: {', '.join(names) or 'none'})"
+                )
+        if attrs and not any(
+            all(_attr_equal(g.nodes[k].get_attributes().get(a), v) for a, v in attrs.items())
+            for k in in_model[t]
+        ):
+            warn_user(
+                f"{path}: no {t} operation of the model has the attributes {dict(attrs)!r}; "
+                "this ignored entry ignores nothing"
+            )
+        out.append((t, attrs, path))
+    return out
+
+
 def _ignored_nodes(g: GraphView, hw: HardwareConfig, scheme: QuantizationScheme) -> set[str]:
     ignored: set[str] = set()
     cfg = scheme.ignored or {}
+    if not isinstance(cfg, Mapping):
+        raise TypeError(
+            f"ignored: expected a mapping {{'scope': [...], 'operations': [...]}}, got {cfg!r}"
+        )
     unknown = set(cfg) - {"scope", "operations", "skip_model"}
     if unknown:
+        first = min(map(str, unknown))
         raise ValueError(
-            f"ignored: unknown key(s) {sorted(unknown)} (expected scope, operations, skip_model)"
+            f"ignored: unknown key(s) {sorted(map(str, unknown))}"
+            f"{did_you_mean(first, ['scope', 'operations', 'skip_model'], 0.5)} "
+            "(expected scope, operations, skip_model)"
         )
     if cfg.get("skip_model"):
         return set(g.order)
-    for entry in cfg.get("scope", []) or []:
+    scope = cfg.get("scope", []) or []
+    if not isinstance(scope, (list, tuple)):
+        raise TypeError(
+            f"ignored.scope: expected a list of node names, got {type(scope).__name__} "
+            f"{scope!r}" + (f" (write [{scope!r}])" if isinstance(scope, str) else "")
+        )
+    for i, entry in enumerate(scope):
         name = "|".join(entry) if isinstance(entry, (list, tuple)) else str(entry)
         key = g.key_of(name)
         if key is None:
-            raise ValueError(f"ignored.scope: no node named {name!r} in the model")
+            names = [g.name(k) for k in g.order]
+            raise ValueError(
+                f"ignored.scope[{i}]: no node named {name!r} in the model"
+                f"{did_you_mean(name, names)}"
+            )
         ignored.add(key)
-    types = []
-    for op in cfg.get("operations", []) or []:
-        if "type" not in op:
-            raise ValueError(f"ignored.operations: entry {op!r} has no 'type'")
-        types.append((op["type"], op.get("attributes") or {}))
+    types = [(t, attrs) for t, attrs, _ in _ignored_operation_types(g, cfg.get("operations"))]
     if scheme.model_type == "transformer":
         for t in _TRANSFORMER_IGNORED:
             if t == "Multiply" and hw.device == "CPU_SPR":
@@ -406,10 +728,9 @@ def _apply_overrides(
     matching = [c for c in candidates if all(c.as_dict().get(k) == v for k, v in wanted.items())]
     if matching:
         return matching
-    warnings.warn(
+    warn_user(
         f"Fake quantize node {fq} does not support configuration from tool config file "
-        "(mismatch with hardware config); using the configured values as they are",
-        stacklevel=4,
+        "(mismatch with hardware config); using the configured values as they are"
     )
     missing = [k for k in ("bits", "mode", "granularity") if k not in wanted]
     if missing:

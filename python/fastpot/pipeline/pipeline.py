@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import openvino as ov
@@ -39,7 +40,13 @@ class Pipeline:
         return self._algo_seq
 
     def add_algo(self, algo: Algorithm) -> None:
-        """Append an algorithm."""
+        """Append an algorithm (an :class:`~fastpot.algorithms.Algorithm` instance)."""
+        if isinstance(algo, type) or not callable(getattr(algo, "run", None)):
+            what = f"the class {algo.__name__}" if isinstance(algo, type) else type(algo).__name__
+            raise TypeError(
+                f"add_algo: expected an Algorithm instance, e.g. MinMaxQuantization(params, "
+                f"engine), got {what}"
+            )
         self._algo_seq.append(algo)
 
     def run(self, model: CompressedModel) -> CompressedModel:
@@ -81,4 +88,11 @@ class Pipeline:
         self._engine.calculate_metrics = True
         self._engine.set_model(model)
         metrics, _ = self._engine.predict(print_progress=progress_wanted())
+        if metrics is not None and not isinstance(metrics, Mapping):
+            metric = getattr(self._engine, "metric", None)
+            owner = f"metric {type(metric).__name__}" if metric is not None else "the engine"
+            raise TypeError(
+                f"evaluate: {owner} reported {type(metrics).__name__} {metrics!r:.60}; "
+                "avg_value must be {name: float} (one average per metric)"
+            )
         return metrics

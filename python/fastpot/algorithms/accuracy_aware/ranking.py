@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fastpot.api._hints import did_you_mean
 from fastpot.api.metric import Metric
 from fastpot.samplers import create_sampler
 
@@ -84,15 +85,16 @@ def metric_specs(engine: Any, metrics_param: Any) -> list[MetricSpec]:
         name = str(entry["name"])
         if name not in attributes:
             raise ValueError(
-                f"metrics[{i}]: the engine's metric has no {name!r} "
+                f"metrics[{i}]: the engine's metric has no {name!r}"
+                f"{did_you_mean(name, attributes)} "
                 f"(available: {', '.join(map(str, attributes)) or 'none'})"
             )
         attr = attributes[name] or {}
         direction = attr.get("direction")
         if direction not in DIRECTIONS:
             raise ValueError(
-                f"metric {name!r}: direction {direction!r} is not one of {DIRECTIONS} "
-                "(set it in Metric.get_attributes())"
+                f"metric {name!r}: direction {direction!r} is not one of {DIRECTIONS}"
+                f"{did_you_mean(direction, DIRECTIONS)} (set it in Metric.get_attributes())"
             )
         baseline = entry.get("baseline_value")
         if baseline is not None:
@@ -215,7 +217,35 @@ class Evaluator:
         self.seconds += elapsed
         if metrics is None:
             raise RuntimeError("AccuracyAwareQuantization: the engine returned no metrics")
+        self._check_result(metrics, per_sample)
         return metrics, elapsed
+
+    def _check_result(self, metrics: Any, per_sample: bool) -> None:
+        """Refuse a malformed ``predict`` result (custom engines are not checked per batch)."""
+        owner = f"metric {type(getattr(self.engine, 'metric', None)).__name__}"
+        averages = metrics
+        if per_sample:
+            if not (isinstance(metrics, tuple) and len(metrics) == 2):
+                raise TypeError(
+                    f"AccuracyAwareQuantization: predict(metric_per_sample=True) must return "
+                    f"([{{'sample_id', 'metric_name', 'result'}}, ...], {{name: float}}) as "
+                    f"metrics, got {type(metrics).__name__}"
+                )
+            entries, averages = metrics
+            if not isinstance(entries, Sequence) or not all(
+                isinstance(e, Mapping) and {"sample_id", "metric_name", "result"} <= set(e)
+                for e in entries
+            ):
+                raise TypeError(
+                    f"AccuracyAwareQuantization: {owner}: per-sample results must be "
+                    "[{'sample_id': ..., 'metric_name': ..., 'result': ...}, ...] (from "
+                    "Metric.value, {name: [one value per sample]})"
+                )
+        if not isinstance(averages, Mapping):
+            raise TypeError(
+                f"AccuracyAwareQuantization: {owner}: avg_value must be {{name: float}}, got "
+                f"{type(averages).__name__} {averages!r:.60}"
+            )
 
     def full(
         self,
