@@ -193,11 +193,19 @@ statistic_accumulator::state statistic_accumulator::get_state() const {
 }
 
 void statistic_accumulator::set_state(const state& s) {
-  const bool keeps = keeps_all_values();
-  const std::size_t expected =
-      s.channels < 0 ? 0 : static_cast<std::size_t>(keeps ? s.samples * s.channels : s.channels);
-  if (s.values.size() != expected || s.batches < 0 || s.samples < 0)
-    throw invalid_argument("state: inconsistent accumulator state");
+  // What fold() can produce: nothing yet (channels -1, no batch), or channels >= 1 after
+  // batches >= 1 of samples >= batches; values hold [channels] or [samples, channels].
+  const bool fresh = s.channels == -1 && s.batches == 0 && s.samples == 0;
+  const bool fed = s.channels >= 1 && s.batches >= 1 && s.samples >= s.batches;
+  if (!fresh && !fed) throw invalid_argument("state: inconsistent accumulator state");
+  std::size_t expected = 0;
+  if (fed) {
+    const bool keeps = keeps_all_values();
+    if (keeps && s.samples > std::numeric_limits<std::int64_t>::max() / s.channels)
+      throw invalid_argument("state: inconsistent accumulator state");
+    expected = static_cast<std::size_t>(keeps ? s.samples * s.channels : s.channels);
+  }
+  if (s.values.size() != expected) throw invalid_argument("state: inconsistent accumulator state");
   std::lock_guard<std::mutex> lock(mutex_);
   state_ = s;
 }

@@ -53,6 +53,7 @@ double mean_of(const std::vector<double>& v) {
 }  // namespace
 
 double aggregate_column(std::vector<double>& column, aggregation how) {
+  if (column.empty()) return std::numeric_limits<double>::quiet_NaN();
   for (double v : column)
     if (std::isnan(v)) return std::numeric_limits<double>::quiet_NaN();
   switch (how) {
@@ -67,26 +68,36 @@ double aggregate_column(std::vector<double>& column, aggregation how) {
       for (double v : column) m = v < m ? v : m;
       return m;
     }
-    case aggregation::median: return detail::median_inplace(column);
+    case aggregation::median: return detail::median_of_nan_free(column);
     case aggregation::mean_no_outliers:
     case aggregation::median_no_outliers: {
       std::vector<double> scratch = column;
-      const double low = detail::quantile_inplace(scratch, kOutlierFraction);
-      const double high = detail::quantile_inplace(scratch, 1.0 - kOutlierFraction);
+      const double low = detail::quantile_of_nan_free(scratch, kOutlierFraction);
+      const double high = detail::quantile_of_nan_free(scratch, 1.0 - kOutlierFraction);
       std::vector<double> kept;
       kept.reserve(column.size());
       for (double v : column)
         if (v >= low && v <= high) kept.push_back(v);
-      return how == aggregation::mean_no_outliers ? mean_of(kept) : detail::median_inplace(kept);
+      // `kept` holds no NaN: a NaN bound keeps nothing, and the column has none.
+      return how == aggregation::mean_no_outliers ? mean_of(kept)
+                                                  : detail::median_of_nan_free(kept);
     }
     case aggregation::hl_estimator: {
       const std::size_t n = column.size();
       if (n == 1) return column[0];
+      // The column holds no NaN, so the only NaN pair sum is inf + -inf: then the median of
+      // the sums is NaN (numpy.median), and the sums need no scan for NaN otherwise.
+      bool pos_inf = false, neg_inf = false;
+      for (double v : column) {
+        pos_inf |= v == std::numeric_limits<double>::infinity();
+        neg_inf |= v == -std::numeric_limits<double>::infinity();
+      }
+      if (pos_inf && neg_inf) return std::numeric_limits<double>::quiet_NaN();
       std::vector<double> sums;
       sums.reserve(n * (n - 1) / 2);
       for (std::size_t i = 1; i < n; ++i)
         for (std::size_t j = 0; j < i; ++j) sums.push_back(column[i] + column[j]);
-      return 0.5 * detail::median_inplace(sums);
+      return 0.5 * detail::median_of_nan_free(sums);
     }
   }
   return std::numeric_limits<double>::quiet_NaN();
@@ -106,7 +117,7 @@ void aggregate(const array_view& values, aggregation how, output_view out) {
   for (std::int64_t s : values.strides)
     if (s % item != 0) throw type_error("values: strides must be multiples of the item size");
 
-  detail::dispatch_storage(values.type, [&](auto tag) {
+  detail::dispatch_storage(values, [&](auto tag) {
     using Storage = std::remove_const_t<std::remove_pointer_t<decltype(tag)>>;
     const auto* base = static_cast<const Storage*>(values.data);
     const std::size_t rest = values.shape.size() - 1;

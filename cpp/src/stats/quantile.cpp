@@ -37,7 +37,29 @@ double lerp_like_numpy(double a, double b, double t) {
   return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
 }
 
+namespace {
+
+// NaN breaks the strict weak order std::nth_element needs (undefined behaviour, in practice an
+// arbitrary answer); numpy.quantile and numpy.median return NaN for any NaN in the data.
+bool any_nan(const std::vector<double>& values) {
+  for (double v : values)
+    if (v != v) return true;
+  return false;
+}
+
+}  // namespace
+
 double quantile_inplace(std::vector<double>& values, double q) {
+  if (any_nan(values)) return std::numeric_limits<double>::quiet_NaN();
+  return quantile_of_nan_free(values, q);
+}
+
+double median_inplace(std::vector<double>& values) {
+  if (any_nan(values)) return std::numeric_limits<double>::quiet_NaN();
+  return median_of_nan_free(values);
+}
+
+double quantile_of_nan_free(std::vector<double>& values, double q) {
   const auto n = static_cast<std::int64_t>(values.size());
   if (n == 0) return std::numeric_limits<double>::quiet_NaN();
   const quantile_position pos = locate_quantile(n, q);
@@ -48,7 +70,7 @@ double quantile_inplace(std::vector<double>& values, double q) {
   return lerp_like_numpy(a, b, pos.fraction);
 }
 
-double median_inplace(std::vector<double>& values) {
+double median_of_nan_free(std::vector<double>& values) {
   // numpy.median: the middle value, or the mean of the two middle values.
   const auto n = static_cast<std::int64_t>(values.size());
   if (n == 0) return std::numeric_limits<double>::quiet_NaN();
@@ -126,11 +148,11 @@ void scan_run(const Storage* p, std::int64_t n, std::int64_t stride, const side_
     return true;
   };
 #if FASTPOT_HAVE_SSE2
-  if constexpr (std::is_same_v<Storage, float>) {
+  if constexpr (is_f32_storage<Storage>) {  // float32, aligned or not
     if (stride == 1) {
       // Fill phase: everything enters until the first prune sets a threshold.
       for (; i < n && !top.pruned(); ++i)
-        if (!take(f(p[i]))) return;
+        if (!take(f(element<Storage>::load(p + i)))) return;
       // Filter phase: 16 values per compare; the rare hits go through the scalar path.
       const __m128 sign_bit = _mm_set1_ps(-0.0f);
       const __m128 flip = f.sign < 0 ? sign_bit : _mm_setzero_ps();
@@ -138,7 +160,7 @@ void scan_run(const Storage* p, std::int64_t n, std::int64_t stride, const side_
         const __m128 thr = _mm_set1_ps(top.threshold());
         __m128 v[4];
         for (int k = 0; k < 4; ++k) {
-          v[k] = _mm_loadu_ps(p + i + 4 * k);
+          v[k] = _mm_loadu_ps(f32_address(p + i + 4 * k));
           if (f.absolute) v[k] = _mm_andnot_ps(sign_bit, v[k]);
           v[k] = _mm_xor_ps(v[k], flip);
         }
@@ -148,7 +170,7 @@ void scan_run(const Storage* p, std::int64_t n, std::int64_t stride, const side_
                       _mm_or_ps(_mm_cmpunord_ps(v[0], v[1]), _mm_cmpunord_ps(v[2], v[3]))));
         if (_mm_movemask_ps(hit) == 0) continue;
         for (std::int64_t j = i; j < i + 16; ++j)
-          if (!take(f(p[j]))) return;
+          if (!take(f(element<Storage>::load(p + j)))) return;
       }
     }
   }
@@ -277,7 +299,7 @@ void quantile_kernel(const array_view& x, const reduction_layout& l, double q, b
 
 void quantile_groups(const array_view& x, const reduction_layout& layout, double q, bool absolute,
                      output_view out) {
-  dispatch_storage(x.type, [&](auto tag) {
+  dispatch_storage(x, [&](auto tag) {
     using Storage = std::remove_const_t<std::remove_pointer_t<decltype(tag)>>;
     quantile_kernel<Storage>(x, layout, q, absolute, out);
   });

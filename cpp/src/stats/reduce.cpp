@@ -94,16 +94,19 @@ void minmax_run(const Storage* p, std::int64_t n, std::int64_t stride, C& lo, C&
 }
 
 #if FASTPOT_HAVE_SSE2
-// Contiguous float32 run: four independent vector accumulators (latency hiding); one
-// unordered compare flags NaN in two vectors at once.
-void minmax_run_f32(const float* p, std::int64_t n, float& lo, float& hi, bool& nan) {
+// Contiguous float32 run (aligned or not): four independent vector accumulators (latency
+// hiding); one unordered compare flags NaN in two vectors at once.
+template <class Storage>
+void minmax_run_f32(const Storage* p, std::int64_t n, float& lo, float& hi, bool& nan) {
+  using detail::f32_address;
   __m128 lo0 = _mm_set1_ps(lo), lo1 = lo0, lo2 = lo0, lo3 = lo0;
   __m128 hi0 = _mm_set1_ps(hi), hi1 = hi0, hi2 = hi0, hi3 = hi0;
   __m128 bad = _mm_setzero_ps();
   std::int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const __m128 a = _mm_loadu_ps(p + i), b = _mm_loadu_ps(p + i + 4);
-    const __m128 c = _mm_loadu_ps(p + i + 8), d = _mm_loadu_ps(p + i + 12);
+    const __m128 a = _mm_loadu_ps(f32_address(p + i)), b = _mm_loadu_ps(f32_address(p + i + 4));
+    const __m128 c = _mm_loadu_ps(f32_address(p + i + 8));
+    const __m128 d = _mm_loadu_ps(f32_address(p + i + 12));
     lo0 = _mm_min_ps(lo0, a);
     lo1 = _mm_min_ps(lo1, b);
     lo2 = _mm_min_ps(lo2, c);
@@ -124,7 +127,7 @@ void minmax_run_f32(const float* p, std::int64_t n, float& lo, float& hi, bool& 
     hi = his[k] > hi ? his[k] : hi;
   }
   nan |= _mm_movemask_ps(bad) != 0;
-  minmax_run<float>(p + i, n - i, 1, lo, hi, nan);
+  minmax_run<Storage>(p + i, n - i, 1, lo, hi, nan);
 }
 #endif
 
@@ -150,12 +153,12 @@ void minmax_kernel(const reduction_layout& l, const Storage* base,
         const std::int64_t cs = l.channel_stride;
         std::int64_t c = 0;
 #if FASTPOT_HAVE_SSE2
-        if constexpr (std::is_same_v<Storage, float>) {
+        if constexpr (detail::is_f32_storage<Storage>) {
           // Contiguous channels: four channels per instruction; NaN is rare, so its flags
           // are set on a branch.
           if (cs == 1) {
             for (; c + 4 <= l.channels; c += 4) {
-              const __m128 v = _mm_loadu_ps(row + c);
+              const __m128 v = _mm_loadu_ps(detail::f32_address(row + c));
               _mm_storeu_ps(lo + c, _mm_min_ps(_mm_loadu_ps(lo + c), v));
               _mm_storeu_ps(hi + c, _mm_max_ps(_mm_loadu_ps(hi + c), v));
               if (const int bad = _mm_movemask_ps(_mm_cmpunord_ps(v, v)))
@@ -193,9 +196,9 @@ void minmax_kernel(const reduction_layout& l, const Storage* base,
                    C lo = acc.lo[g], hi = acc.hi[g];
                    bool nan = acc.nan[g] != 0;
 #if FASTPOT_HAVE_SSE2
-                   if constexpr (std::is_same_v<Storage, float>) {
+                   if constexpr (detail::is_f32_storage<Storage>) {
                      if (l.run_stride == 1) {
-                       minmax_run_f32(p, n, lo, hi, nan);
+                       minmax_run_f32<Storage>(p, n, lo, hi, nan);
                      } else {
                        minmax_run<Storage>(p, n, l.run_stride, lo, hi, nan);
                      }
@@ -234,11 +237,12 @@ double sum_run(const Storage* p, std::int64_t n, std::int64_t stride) {
 }
 
 #if FASTPOT_HAVE_SSE2
-double sum_run_f32(const float* p, std::int64_t n) {
+template <class Storage> double sum_run_f32(const Storage* p, std::int64_t n) {
+  using detail::f32_address;
   __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m128 x = _mm_loadu_ps(p + i), y = _mm_loadu_ps(p + i + 4);
+    const __m128 x = _mm_loadu_ps(f32_address(p + i)), y = _mm_loadu_ps(f32_address(p + i + 4));
     a0 = _mm_add_pd(a0, _mm_cvtps_pd(x));
     a1 = _mm_add_pd(a1, _mm_cvtps_pd(_mm_movehl_ps(x, x)));
     a2 = _mm_add_pd(a2, _mm_cvtps_pd(y));
@@ -246,7 +250,7 @@ double sum_run_f32(const float* p, std::int64_t n) {
   }
   alignas(16) double lanes[2];
   _mm_store_pd(lanes, _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3)));
-  return lanes[0] + lanes[1] + sum_run<float>(p + i, n - i, 1);
+  return lanes[0] + lanes[1] + sum_run<Storage>(p + i, n - i, 1);
 }
 #endif
 
@@ -281,9 +285,9 @@ void mean_kernel(const reduction_layout& l, const Storage* base, std::vector<dou
     std::vector<double>& acc = thread == 0 ? sums : partial[thread - 1];
     for_each_run(l, base, pieces, begin, end, [&](std::int64_t g, const Storage* p, std::int64_t n) {
 #if FASTPOT_HAVE_SSE2
-      if constexpr (std::is_same_v<Storage, float>) {
+      if constexpr (detail::is_f32_storage<Storage>) {
         if (l.run_stride == 1) {
-          acc[g] += sum_run_f32(p, n);
+          acc[g] += sum_run_f32<Storage>(p, n);
           return;
         }
       }
@@ -333,7 +337,7 @@ void reduce_per_sample(const array_view& x, statistic stat, std::optional<int> c
     case statistic::min:
     case statistic::max:
     case statistic::abs_max:
-      detail::dispatch_storage(x.type, [&](auto tag) {
+      detail::dispatch_storage(x, [&](auto tag) {
         using Storage = std::remove_const_t<std::remove_pointer_t<decltype(tag)>>;
         output_view* lo = stat == statistic::min ? &out : nullptr;
         output_view* hi = stat == statistic::max ? &out : nullptr;
@@ -342,7 +346,7 @@ void reduce_per_sample(const array_view& x, statistic stat, std::optional<int> c
       });
       return;
     case statistic::mean:
-      detail::dispatch_storage(x.type, [&](auto tag) {
+      detail::dispatch_storage(x, [&](auto tag) {
         using Storage = std::remove_const_t<std::remove_pointer_t<decltype(tag)>>;
         std::vector<double> sums(l.groups(), 0.0);
         mean_kernel<Storage>(l, static_cast<const Storage*>(x.data), sums);
@@ -365,7 +369,7 @@ void min_max_per_sample(const array_view& x, std::optional<int> channel_axis, ou
   check_output(out_min, l.groups(), x.type, "out_min");
   check_output(out_max, l.groups(), x.type, "out_max");
   check_output(out_abs_max, l.groups(), x.type, "out_abs_max");
-  detail::dispatch_storage(x.type, [&](auto tag) {
+  detail::dispatch_storage(x, [&](auto tag) {
     using Storage = std::remove_const_t<std::remove_pointer_t<decltype(tag)>>;
     minmax_outputs<Storage>(x, l, &out_min, &out_max, &out_abs_max);
   });

@@ -11,11 +11,26 @@ Every public function takes ``backend="auto" | "cpp" | "numba" | "numpy"``:
 The environment variable ``FASTPOT_BACKEND`` overrides what ``auto`` means. Asking for a
 backend explicitly never falls back: it raises :class:`~fastpot.errors.BackendUnavailableError`.
 
-NaN policy (all backends): a NaN anywhere in a reduced group makes that result NaN, as
-``numpy.min``/``max``/``mean``/``quantile`` do; ``+-inf`` are ordinary values (a quantile
-that interpolates between an infinity and another value follows ``numpy.quantile``'s
-formula, so ``inf - inf`` gives NaN there, as in NumPy). ``fq_params`` rejects NaN
-statistics with ``ValueError``.
+NaN and infinities (all backends; :mod:`fastpot.kernels.reference` is the oracle that
+defines them, and the other backends match it value for value):
+
+* a NaN anywhere in a reduced group (a sample, a sample's channel, an aggregated column)
+  makes that result NaN, as ``numpy.min``/``max``/``mean``/``quantile``/``median`` do;
+* ``+-inf`` are ordinary values and IEEE arithmetic decides the rest: ``min``/``max``/
+  ``abs_max`` are exact; a ``mean`` over both ``+inf`` and ``-inf`` is NaN; quantiles
+  interpolate with ``numpy.quantile``'s formula, so between two equal infinities
+  (``inf - inf``) the result is NaN, as in NumPy; ``median`` averages the two middle values
+  as ``numpy.median`` does (``median([-inf, inf])`` is NaN, ``median([inf, inf])`` inf);
+* ``hl_estimator`` of a column holding both ``+inf`` and ``-inf`` is NaN (one pairwise sum
+  is ``inf + -inf``); ``*_no_outliers`` keep nothing when a quantile bound is NaN, and
+  keeping nothing gives NaN;
+* no backend raises NumPy floating-point warnings for these cases;
+* ``fq_params`` rejects NaN statistics with ``ValueError``; infinite statistics go through
+  the same float32 formulas (an infinite range, identical on every backend).
+
+Memory layout: inputs may have any strides (negative, zero) and any alignment (a float32
+view at an odd offset of a byte buffer works, with the same results as an aligned copy);
+nothing is copied, except for misaligned ``fq_params`` ranges, which are tiny.
 """
 
 from __future__ import annotations
@@ -67,7 +82,8 @@ def reduce_per_sample(
     Parameters
     ----------
     x : numpy.ndarray
-        float16, float32 or float64 array ``[N, ...]``; any strides (views are not copied).
+        float16, float32 or float64 array ``[N, ...]``; any strides, any alignment (views
+        are not copied).
     stat : {"min", "max", "abs_max", "mean", "quantile", "abs_quantile"}
         Statistic (POT spec 5.1). Quantiles interpolate linearly, exactly as
         ``numpy.quantile``.
@@ -82,7 +98,9 @@ def reduce_per_sample(
     Returns
     -------
     numpy.ndarray
-        float64 for float64 input, float32 otherwise.
+        float64 for float64 input, float32 otherwise. A group with a NaN gives NaN;
+        infinities count as values (a mean over ``+inf`` and ``-inf`` is NaN, a quantile
+        interpolated between two equal infinities is NaN, as ``numpy.quantile`` gives).
     """
     x = _v.check_array(x, "x")
     stat = _v.check_stat(stat)
@@ -114,14 +132,20 @@ def aggregate(values: np.ndarray, how: str, *, backend: str = "auto") -> np.ndar
 "hl_estimator"}
         ``*_no_outliers`` keep, per column, the values within the 1% and 99% quantiles
         (inclusive); ``hl_estimator`` is half the median of all pairwise sums
-        ``x_i + x_j, i > j`` (O(S^2) memory; one sample gives the sample itself).
+        ``x_i + x_j, i > j`` (self-pairs excluded; O(S^2) memory; one sample gives the
+        sample itself).
     backend : str
         ``"auto"``, ``"cpp"``, ``"numba"`` or ``"numpy"``.
 
     Returns
     -------
     numpy.ndarray
-        Shape ``values.shape[1:]``; float64 for float64 input, float32 otherwise.
+        Shape ``values.shape[1:]``; float64 for float64 input, float32 otherwise. A column
+        with a NaN gives NaN; infinities count as values, so ``mean`` of ``+inf`` and
+        ``-inf`` is NaN, ``median`` follows ``numpy.median``, ``hl_estimator`` of a column
+        with both ``+inf`` and ``-inf`` is NaN (its pair sum ``inf + -inf`` is), and
+        ``*_no_outliers`` give NaN when nothing is kept (a NaN quantile bound keeps
+        nothing).
     """
     values = _v.check_array(values, "values")
     how = _v.check_how(how)
@@ -173,6 +197,13 @@ def fq_params(
     -------
     FQParams
         float32 arrays of the broadcast shape; output ranges equal input ranges.
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument, a NaN statistic, or ``min_values > max_values`` in
+        asymmetric mode (infinite statistics give infinite ranges, the same on every
+        backend).
     """
     if mode not in ("symmetric", "asymmetric"):
         raise ValueError(f"mode: {mode!r} is not one of 'symmetric', 'asymmetric'")

@@ -28,6 +28,12 @@ class StatisticAccumulator:
     ``update`` and ``merge`` are thread-safe. ``a.merge(b)`` gives the same result as feeding
     ``a`` both streams. Accumulators pickle (state included).
 
+    NaN and infinities follow :mod:`fastpot.kernels.reference` on every backend: a NaN
+    per-sample value makes its channel NaN for good (``min``/``max``/``mean`` included);
+    ``+-inf`` are ordinary values (a ``mean`` over both ``+inf`` and ``-inf`` is NaN); the
+    median-type aggregators give what :func:`fastpot.kernels.aggregate` gives on all kept
+    values. No NumPy floating-point warning is raised for these cases.
+
     Parameters
     ----------
     stat : str
@@ -95,7 +101,8 @@ class StatisticAccumulator:
 
     def _fold(self, per_sample: np.ndarray, float64: bool, batches: int) -> None:
         n, channels = per_sample.shape
-        with self._lock:
+        # IEEE results without warnings (inf + -inf), as the C++ accumulator computes them.
+        with self._lock, np.errstate(invalid="ignore", over="ignore"):
             if self._channels >= 0 and channels != self._channels:
                 raise ValueError(
                     f"batch: {channels} channels, but earlier batches had {self._channels}"
@@ -154,7 +161,8 @@ class StatisticAccumulator:
                 if self._running is None:
                     self._running = running.copy()
                 elif self.how == "mean":
-                    self._running = self._running + running
+                    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN
+                        self._running = self._running + running
                 elif self.how == "max":
                     self._running = np.maximum(self._running, running)
                 else:

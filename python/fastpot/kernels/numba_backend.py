@@ -863,6 +863,7 @@ def _quantile_groups(
 
 @_jit
 def _quantile_inplace(values, q):
+    """numpy.quantile (linear) of a 1-D array that holds no NaN (the caller checked)."""
     lower, upper, fraction = _locate_quantile(values.size, q)
     part = np.partition(values, lower)
     a = part[lower]
@@ -872,6 +873,7 @@ def _quantile_inplace(values, q):
 
 @_jit
 def _median(values):
+    """numpy.median of a 1-D array that holds no NaN (the caller checked)."""
     n = values.size
     mid = (n - 1) // 2
     part = np.partition(values, mid)
@@ -882,7 +884,7 @@ def _median(values):
 
 @_jit
 def _aggregate_column(column, how):
-    for v in column:
+    for v in column:  # NaN anywhere: NaN (the helpers below rely on a NaN-free column)
         if v != v:
             return np.nan
     if how == 0:  # mean
@@ -906,6 +908,10 @@ def _aggregate_column(column, how):
     n = column.size
     if n == 1:
         return column[0]
+    # No NaN in the column: the only NaN pair sum is inf + -inf, and then the median of the
+    # sums is NaN (numpy.median); otherwise the sums hold no NaN either.
+    if np.any(column == np.inf) and np.any(column == -np.inf):
+        return np.nan
     sums = np.empty(n * (n - 1) // 2, dtype=np.float64)
     k = 0
     for i in range(1, n):

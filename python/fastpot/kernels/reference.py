@@ -3,9 +3,30 @@
 Readable rather than fast: values are converted to float64 before any arithmetic, and the
 results are rounded to the kernels' result dtype (float64 for float64 input, float32
 otherwise). Range math (``fq_params``) is done in float32, as NumPy 1.x did for POT.
+
+This module *defines* the results for NaN and infinities, which the other backends follow:
+
+* NaN anywhere in a reduced group (a sample, a sample's channel, an aggregated column)
+  makes that result NaN, as ``numpy.min``/``max``/``mean``/``quantile``/``median`` do.
+* ``+-inf`` are ordinary values and IEEE arithmetic decides the rest: a mean over both
+  ``+inf`` and ``-inf`` is NaN; a quantile interpolates with ``numpy.quantile``'s formula,
+  so between two equal infinities (``inf - inf``) it is NaN, even at a weight of 0;
+  ``numpy.median`` averages its two middle values, so ``median([-inf, inf])`` is NaN and
+  ``median([inf, inf])`` is inf.
+* ``hl_estimator`` is half the median of the pairwise sums ``x_i + x_j``, ``i > j``: a
+  column with both ``+inf`` and ``-inf`` has a NaN sum, hence a NaN result.
+* ``*_no_outliers`` compare the column with its 1% / 99% quantiles: a NaN bound keeps
+  nothing, and keeping nothing gives NaN.
+
+These cases raise no NumPy floating-point warnings here (the compiled backends compute the
+same IEEE values silently): every public function runs under ``np.errstate(all="ignore")``.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -14,6 +35,19 @@ from fastpot.kernels._validation import result_dtype
 __all__ = ["aggregate", "fq_params", "min_max_per_sample", "reduce_per_sample"]
 
 OUTLIER_FRACTION = 0.01  # *_no_outliers keep values within the [1%, 99%] quantiles
+
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+def _silent(fn: _F) -> _F:
+    """Run `fn` without NumPy floating-point warnings (inf - inf, inf * 0, x / 0)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        with np.errstate(all="ignore"):  # a fresh errstate per call: it is not reentrant
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _grouped(x: np.ndarray, channel_axis: int | None) -> np.ndarray:
@@ -25,6 +59,7 @@ def _grouped(x: np.ndarray, channel_axis: int | None) -> np.ndarray:
     return values.reshape(values.shape[0], values.shape[1], -1)
 
 
+@_silent
 def reduce_per_sample(x: np.ndarray, stat: str, channel_axis: int | None, q: float) -> np.ndarray:
     """Per-sample (and per-channel) statistic over all other axes."""
     values = _grouped(x, channel_axis)
@@ -45,6 +80,7 @@ def reduce_per_sample(x: np.ndarray, stat: str, channel_axis: int | None, q: flo
     return result.astype(result_dtype(x.dtype))
 
 
+@_silent
 def min_max_per_sample(
     x: np.ndarray, channel_axis: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,6 +125,7 @@ def _aggregate_column(column: np.ndarray, how: str) -> float:
     raise ValueError(f"how: unknown aggregator {how!r}")
 
 
+@_silent
 def aggregate(values: np.ndarray, how: str) -> np.ndarray:
     """Aggregate per-sample statistics over axis 0, column by column."""
     columns = values.astype(np.float64).reshape(values.shape[0], -1)
@@ -107,6 +144,7 @@ def levels_for(
     return abs(high) + abs(low) + 1, low, high
 
 
+@_silent
 def fq_params(
     min_values: np.ndarray | None,
     max_values: np.ndarray,

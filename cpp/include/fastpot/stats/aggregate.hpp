@@ -20,13 +20,19 @@ enum class aggregation {
 aggregation parse_aggregation(const std::string& name);  // throws invalid_argument
 const char* aggregation_name(aggregation how);
 
-// Aggregates `values` ([S, ...], any strides) over axis 0 into `out` (prod(shape[1:]) values
-// of result_dtype(values.type)). NaN in a column makes that column NaN.
+// Aggregates `values` ([S, ...], any strides, any alignment) over axis 0 into `out`
+// (prod(shape[1:]) values of result_dtype(values.type)), in double precision. The NumPy
+// reference (fastpot.kernels.reference) defines every result:
+//  - NaN in a column makes that column NaN; +-inf are ordinary values: mean of +inf and -inf
+//    is NaN, median follows numpy.median (mean of the two middle values for an even count).
 //  - *_no_outliers: keep values within [quantile(0.01), quantile(0.99)] of the column
 //    (inclusive, numpy.quantile linear), then mean / median; NaN if nothing is kept (two
-//    distinct samples keep none).
-//  - hl_estimator: 0.5 * median of x_i + x_j over i > j (Hodges-Lehmann); a single sample
-//    gives the sample itself.
+//    distinct samples keep none; a bound interpolated between two infinities is NaN and
+//    keeps nothing either).
+//  - hl_estimator: 0.5 * median of the pairwise sums x_i + x_j over i > j (Hodges-Lehmann,
+//    self-pairs excluded); a single sample gives the sample itself. A column holding both
+//    +inf and -inf has a NaN pair sum (inf + -inf), so its result is NaN, as numpy.median
+//    of sums containing NaN.
 void aggregate(const array_view& values, aggregation how, output_view out);
 
 // Same on one column of doubles (reordered in place). Used by accumulators.
