@@ -8,15 +8,10 @@
 #
 # The build goes through `pip wheel` (the project's own scikit-build-core build, isolated, so
 # pybind11 need not be installed) into its own build directory, build/sanitize/, and never
-# touches the release extension in python/fastpot/. The tests run in a private venv,
-# build/sanitize/venv, whose site-packages holds a staging `fastpot` (links to every file of
-# python/fastpot except the compiled modules, plus the sanitized _core) and a .pth that appends
-# the import paths of $PYTHON's environment (numpy, numba, pytest, ...). The .pth files of
-# those appended directories are not run, so an editable install's import hook (which would
-# otherwise redirect `fastpot` to the release build, ahead of any sys.path entry) stays out.
-# Python sources are linked, not copied: edits show up without a rebuild, and numba's caches
-# are shared with the source tree. fastpot._dispatch (OpenVINO's dispatcher) is not built:
-# the kernel tests do not use it.
+# touches the release extension in python/fastpot/. A staging package, build/sanitize/pkg/
+# fastpot, links every file of python/fastpot except the compiled modules and holds the
+# sanitized _core instead; it is put first on PYTHONPATH. fastpot._dispatch (OpenVINO's
+# dispatcher) is not built: the kernel tests do not use it.
 #
 # Every sanitizer report is fatal (-fno-sanitize-recover, halt_on_error) and is also written
 # to build/sanitize/logs/, which catches reports from subprocesses the tests spawn: the
@@ -25,11 +20,6 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PYTHON=${PYTHON:-python3}
-# An absolute path (the script changes directory), without resolving symlinks: a venv's
-# python must stay the venv's.
-if [[ "$PYTHON" == */* ]]; then
-  PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"
-fi
 OUT=${SANITIZE_DIR:-$ROOT/build/sanitize}
 STEPS=${SANITIZE_STEPS:-build test fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-120}
@@ -44,9 +34,8 @@ step() { [[ " $STEPS " == *" $1 "* ]]; }
 now() { date +%s; }
 T0=$(now)
 
-VENV=$OUT/venv
+PKG=$OUT/pkg
 LOGS=$OUT/logs
-site_of() { "$1" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
 
 if step build; then
   echo "== sanitize: building fastpot._core (RelWithDebInfo, ASan + UBSan) in $OUT"
@@ -61,30 +50,22 @@ if step build; then
     -C cmake.define.FASTPOT_WERROR=ON
   wheel=$(ls "$OUT"/wheel/fastpot-*.whl)
   "$PYTHON" -m zipfile -e "$wheel" "$OUT/unpacked"
-  rm -rf "$VENV"
-  "$PYTHON" -m venv --without-pip "$VENV"
-  site=$(site_of "$VENV/bin/python")
-  # Every import path of $PYTHON (its site-packages and what their .pth files added), after
-  # the staging package; entries the venv already has (the standard library) are skipped.
-  "$PYTHON" -c 'import sys; print("\n".join(p for p in sys.path if p))' \
-    >"$site/_fastpot_sanitize_dev_env.pth"
-  mkdir -p "$site/fastpot"
+  rm -rf "$PKG"
+  mkdir -p "$PKG/fastpot"
   for entry in "$ROOT"/python/fastpot/* "$ROOT"/python/fastpot/.[!.]*; do
     [[ -e "$entry" ]] || continue
     name=$(basename "$entry")
     case "$name" in _core*.so | _dispatch*.so | __pycache__) continue ;; esac
-    ln -s "$entry" "$site/fastpot/$name"
+    ln -s "$entry" "$PKG/fastpot/$name"
   done
-  cp "$OUT"/unpacked/fastpot/_core*.so "$site/fastpot/"
+  cp "$OUT"/unpacked/fastpot/_core*.so "$PKG/fastpot/"
   echo "== sanitize: build took $(($(now) - T0)) s"
 fi
 
-SANPY=$VENV/bin/python
-if [[ ! -x "$SANPY" ]] || [[ ! -d "$(site_of "$SANPY")/fastpot" ]]; then
-  echo "sanitize: no sanitized build in $VENV (run with SANITIZE_STEPS containing 'build')" >&2
+if [[ ! -d "$PKG/fastpot" ]]; then
+  echo "sanitize: no sanitized build in $PKG (run with SANITIZE_STEPS containing 'build')" >&2
   exit 2
 fi
-PKG=$(site_of "$SANPY")
 
 LIBASAN=$(gcc -print-file-name=libasan.so)
 # libstdc++ is preloaded too: python itself does not link it, and ASan's __cxa_throw
@@ -102,16 +83,17 @@ mkdir -p "$LOGS"
 
 # Only the commands below run sanitized: pip and the build above must not.
 run_sanitized() {
-  env -u PYTHONPATH -u PYTHONHOME LD_PRELOAD="$LIBASAN $LIBSTDCXX" \
+  env LD_PRELOAD="$LIBASAN $LIBSTDCXX" \
     ASAN_OPTIONS="detect_leaks=0:log_path=$LOGS/asan:log_exe_name=1" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$LOGS/ubsan:log_exe_name=1" \
+    PYTHONPATH="$PKG${PYTHONPATH:+:$PYTHONPATH}" \
     FASTPOT_BACKEND= \
     "$@"
 }
 
 status=0
 cd "$ROOT"
-core=$(run_sanitized "$SANPY" -c "import fastpot._core as c; print(c.__file__)")
+core=$(run_sanitized "$PYTHON" -c "import fastpot._core as c; print(c.__file__)")
 if [[ "$core" != "$PKG"/fastpot/* ]]; then
   echo "sanitize: fastpot._core was loaded from $core, not from the sanitized build" >&2
   exit 2
@@ -121,7 +103,7 @@ echo "== sanitize: using $core"
 if step test; then
   t=$(now)
   echo "== sanitize: kernel tests"
-  run_sanitized "$SANPY" -m pytest tests/kernels tests/test_backend_fallback.py -q \
+  run_sanitized "$PYTHON" -m pytest tests/kernels tests/test_backend_fallback.py -q \
     -p no:cacheprovider -x || status=1
   echo "== sanitize: kernel tests took $(($(now) - t)) s"
 fi
@@ -129,7 +111,7 @@ fi
 if step fuzz; then
   t=$(now)
   echo "== sanitize: fuzzing fastpot._core for ${FUZZ_SECONDS} s (seed $FUZZ_SEED)"
-  run_sanitized "$SANPY" tools/fuzz_kernels.py --seconds "$FUZZ_SECONDS" --seed "$FUZZ_SEED" ||
+  run_sanitized "$PYTHON" tools/fuzz_kernels.py --seconds "$FUZZ_SECONDS" --seed "$FUZZ_SEED" ||
     status=1
   echo "== sanitize: fuzz took $(($(now) - t)) s"
 fi
