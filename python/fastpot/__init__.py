@@ -10,7 +10,33 @@ from __future__ import annotations
 from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the lazily exported names, typed for static checkers
+    from fastpot.algorithms import (
+        AccuracyAwareQuantization,
+        ActivationChannelAlignment,
+        BiasCorrection,
+        DefaultQuantization,
+        FastBiasCorrection,
+        MinMaxQuantization,
+    )
+    from fastpot.api import DataLoader, Engine, Metric
+    from fastpot.engines import IEEngine
+    from fastpot.graph import CompressedModel, compress_model_weights, load_model, save_model
+    from fastpot.pipeline import Pipeline, create_pipeline
+    from fastpot.quantization import (
+        Dataset,
+        DropType,
+        IgnoredScope,
+        ModelType,
+        QuantizationPreset,
+        TargetDevice,
+        quantize,
+        quantize_with_accuracy_control,
+    )
+    from fastpot.report import QuantizationReport, build_report
+    from fastpot.utils.logger import get_logger, init_logger
 
 __version__ = "0.1.0"
 
@@ -34,6 +60,18 @@ _LAZY = {
     "AccuracyAwareQuantization": "fastpot.algorithms",
     "init_logger": "fastpot.utils.logger",
     "get_logger": "fastpot.utils.logger",
+    # The NNCF-style one-call API.
+    "quantize": "fastpot.quantization",
+    "quantize_with_accuracy_control": "fastpot.quantization",
+    "Dataset": "fastpot.quantization",
+    "IgnoredScope": "fastpot.quantization",
+    "TargetDevice": "fastpot.quantization",
+    "QuantizationPreset": "fastpot.quantization",
+    "ModelType": "fastpot.quantization",
+    "DropType": "fastpot.quantization",
+    # What happened to the model.
+    "QuantizationReport": "fastpot.report",
+    "build_report": "fastpot.report",
 }
 
 __all__ = [
@@ -42,14 +80,22 @@ __all__ = [
     "BiasCorrection",
     "CompressedModel",
     "DataLoader",
+    "Dataset",
     "DefaultQuantization",
+    "DropType",
     "Engine",
     "FastBiasCorrection",
     "IEEngine",
+    "IgnoredScope",
     "Metric",
     "MinMaxQuantization",
+    "ModelType",
     "Pipeline",
+    "QuantizationPreset",
+    "QuantizationReport",
+    "TargetDevice",
     "__version__",
+    "build_report",
     "cmake_dir",
     "compress_model_weights",
     "create_pipeline",
@@ -57,6 +103,8 @@ __all__ = [
     "include_dir",
     "init_logger",
     "load_model",
+    "quantize",
+    "quantize_with_accuracy_control",
     "save_model",
 ]
 

@@ -59,9 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(cmake_dir())
         return 0
     if args.version:
-        from fastpot import __version__
+        from fastpot.cli.app import version_line
 
-        print(__version__)
+        print(version_line("fastpot"))
         return 0
     if args.command == "demo":
         from fastpot.demo import run_demo

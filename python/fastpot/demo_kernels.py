@@ -3,7 +3,7 @@
 The bundled arrays are the input and three ReLU outputs of a small CNN (``plain_cnn`` from
 the test zoo) over 16 calibration samples. The demo feeds them sample by sample, as POT's
 statistics pass does with ``stat_batch_size: 1``, into streaming accumulators with the
-estimators of DefaultQuantization's presets (POT spec 5.4), and prints the resulting
+estimators of DefaultQuantization's presets, and prints the resulting
 8-bit activation ranges:
 
 * ``performance`` (symmetric, per tensor): high = mean of per-sample ``abs_max``; the sign

@@ -455,7 +455,7 @@ def test_reverting_one_layer_restores_its_weights_bias_and_inputs() -> None:
     quantized, info = _quantized()
     fp32 = _constants(_model().get_model())
     assert "conv1" in info.saturated  # first layer: weights halved by the saturation fix
-    assert set(info.original_biases) == {"conv2"}  # FBC corrected conv2 only (spec 7.4)
+    assert set(info.original_biases) == {"conv2"}  # FBC corrected conv2 only
     agnostic = hardware_config("CPU").agnostic
     for layer, fq in (("conv1", "conv1/fq_input_0"), ("conv2", "conv2/fq_input_0")):
         model = quantized.copy().get_model()

@@ -68,7 +68,9 @@ def test_quantize_template_writes_pot_layout(zoo: Path, image_folder: Path, tmp_
     xml = run_dir / "optimized" / "model_name.xml"
     _assert_quantized(xml)
     log = (run_dir / "log.txt").read_text()
-    assert log.startswith("INFO:fastpot.cli:Creating pipeline:")
+    # what the image folder holds comes first, then POT's pipeline lines
+    assert log.startswith(f"INFO:fastpot.cli.simplified_engine:data_source {image_folder}: ")
+    assert "\nINFO:fastpot.cli:Creating pipeline:" in log
     assert "Algorithm: DefaultQuantization" in log
     assert "Start algorithm: DefaultQuantization" in log
     assert "Finished: DefaultQuantization" in log
@@ -135,6 +137,11 @@ def test_config_file_run(zoo: Path, image_folder: Path, tmp_path: Path) -> None:
     assert params["preset"] == "mixed"
     assert params["target_device"] == "CPU"  # copied from the compression section
     assert params["inplace_statistics"] is True
+    # the log says what the folder held and how many images the statistics used
+    log = (result["output_dir"] / "log.txt").read_text()
+    assert "11 files found, 10 images usable, 1 skipped (0 unreadable images, 1 not images)" in log
+    assert f"skipping {image_folder / 'notes.txt'}: not an image file" in log
+    assert f"Statistics from 8 of the 10 images of {image_folder} (the algorithm's" in log
 
 
 def test_yaml_config_and_txt_image_list(zoo: Path, make_images, tmp_path: Path) -> None:
@@ -385,3 +392,57 @@ def test_run_error_is_reported_and_kept_in_the_log(capsys, tmp_path: Path, image
     log = (out / "log.txt").read_text()
     assert "ERROR:fastpot.cli:" in log
     assert "plain_cnn.xml" in log
+
+
+# ---- version and early refusals ----------------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from fastpot import __version__
+
+    expected = f"pot (fastpot {__version__}) on OpenVINO {ov.get_version()}"
+    assert main(["--version"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == expected + "\n"
+    assert captured.err == ""
+    for module, line in (
+        ("fastpot.cli.app", expected),
+        ("fastpot", f"fastpot {__version__} on OpenVINO {ov.get_version()}"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", module, "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert (result.returncode, result.stdout) == (0, line + "\n"), result.stderr
+
+
+def test_two_input_model_refused_before_inference(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    zoo: Path,
+    image_folder: Path,
+    tmp_path: Path,
+) -> None:
+    from fastpot.engines.ie_engine import IEEngine
+
+    def no_inference(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model was compiled for inference")
+
+    # every inference path of the engine compiles the model first
+    monkeypatch.setattr(ov.Core, "compile_model", no_inference)
+    monkeypatch.setattr(IEEngine, "_compile", no_inference)
+    monkeypatch.setattr(IEEngine, "_dispatcher", no_inference)
+    argv = _q_args(zoo, image_folder, tmp_path / "o", "-d")
+    argv[argv.index("-m") + 1] = str(zoo / "two_input.xml")
+    argv[argv.index("-w") + 1] = str(zoo / "two_input.bin")
+    err = _error(capsys, argv, 1)
+    assert str(zoo / "two_input.xml") in err
+    assert "the simplified engine feeds one image input" in err
+    assert "inputs image [1,3,16,16], meta [1,8]" in err
+    log = (tmp_path / "o" / "log.txt").read_text()
+    assert "Creating pipeline" not in log  # refused before the pipeline was set up
+    assert "computing statistics" not in log
+    assert "two_input.xml" in log

@@ -1,4 +1,4 @@
-"""Config-file reading and POT's command-line defaults (spec 9.2)."""
+"""Config-file reading and POT's command-line defaults."""
 
 from __future__ import annotations
 

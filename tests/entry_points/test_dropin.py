@@ -24,7 +24,7 @@ import fastpot.utils.logger
 
 SCRIPT = Path(__file__).with_name("pot_api_script.py")
 
-# (module of openvino.tools.pot, name, fastpot object) - spec 1.1's import paths.
+# (module of openvino.tools.pot, name, fastpot object) - POT's import paths.
 PATHS = [
     ("", "DataLoader", fastpot.api.DataLoader),
     ("", "Metric", fastpot.api.Metric),

@@ -1,4 +1,4 @@
-"""``init_logger`` / ``get_logger`` (spec 1.13) on fastpot's logging hierarchy."""
+"""``init_logger`` / ``get_logger`` on fastpot's logging hierarchy."""
 
 from __future__ import annotations
 
@@ -52,13 +52,25 @@ def test_format_level_and_no_propagation(tmp_path: Path) -> None:
     assert logging.getLogger("fastpot").propagate is False
 
 
-def test_first_call_wins() -> None:
+def test_last_call_wins(tmp_path: Path) -> None:
+    # POT kept the first call's settings; re-running a notebook cell must take effect here.
     first, second = io.StringIO(), io.StringIO()
-    init_logger("DEBUG", stream=first)
-    init_logger("ERROR", stream=second, progress_bar=True)
-    get_logger("fastpot.x").debug("d")
-    assert first.getvalue() == "DEBUG:fastpot.x:d\n"
-    assert second.getvalue() == ""
+    init_logger("DEBUG", stream=first, file_name=tmp_path / "first.log", progress_bar=True)
+    get_logger("fastpot.x").debug("one")
+    first_file = [h for h in logging.getLogger("fastpot").handlers if hasattr(h, "baseFilename")]
+    init_logger("ERROR", stream=second, file_name=tmp_path / "second.log")
+    log = get_logger("fastpot.x")
+    log.debug("two")
+    log.warning("three")
+    log.error("four")
+    assert first.getvalue() == "DEBUG:fastpot.x:one\n"
+    assert second.getvalue() == "ERROR:fastpot.x:four\n"
+    assert (tmp_path / "first.log").read_text() == "DEBUG:fastpot.x:one\n"
+    assert (tmp_path / "second.log").read_text() == "ERROR:fastpot.x:four\n"
+    assert len(first_file) == 1
+    assert first_file[0].stream is None  # the first log file was closed
+    assert len(logging.getLogger("fastpot").handlers) == 2  # replaced, not added
+    assert logging.getLogger("fastpot").level == logging.ERROR
     assert is_initialized()
     assert not progress_bar_enabled()
 

@@ -1,4 +1,4 @@
-"""POT's statistic functions and aggregators (spec 5.1-5.3) against NumPy."""
+"""POT's statistic functions and aggregators against NumPy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""load_model / save_model / CompressedModel (POT spec 1.7-1.8)."""
+"""load_model / save_model / CompressedModel."""
 
 from __future__ import annotations
 
@@ -329,7 +329,9 @@ def test_garbage_onnx_names_the_file(tmp_path: Path) -> None:
         ({"model_name": "c", "cascade": []}, ValueError, "cascade: the list is empty"),
         ({"model_name": "c", "cascade": "a.xml"}, TypeError, "cascade"),
         ({"cascade": [{"name": "a"}], "model": "x.xml"}, ValueError, "not both"),
-        ("model.xml", TypeError, "model_config"),
+        # A bare path is a model path now (issue 14): a missing file names itself.
+        ("model.xml", FileNotFoundError, r"model\.xml: the model file does not exist"),
+        (42, TypeError, "model_config: expected a dict, a model path"),
     ],
 )
 def test_bad_configs_name_the_problem(config: object, error: type, message: str) -> None:

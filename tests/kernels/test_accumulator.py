@@ -39,7 +39,7 @@ def _stat_id(case) -> str:
     return stat if q is None else f"{stat}{q}"
 
 
-# ---- POT's definition, computed independently with NumPy (spec 5.1 + 5.3) -----------------
+# ---- POT's definition, computed independently with NumPy -----------------
 
 
 def _per_sample(batch: np.ndarray, stat: str, q, channel_axis) -> np.ndarray:

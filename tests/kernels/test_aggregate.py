@@ -34,7 +34,7 @@ def _rtol(dtype) -> float:
     return 1e-12 if np.dtype(dtype) == np.float64 else 1e-6
 
 
-# ---- an independent NumPy formulation of POT's aggregators (spec 5.3) ---------------------
+# ---- an independent NumPy formulation of POT's aggregators ---------------------
 
 
 def _pot_column(column: np.ndarray, how: str) -> float:

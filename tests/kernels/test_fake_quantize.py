@@ -1,4 +1,4 @@
-"""fq_params: bit-exact parity between backends, and POT's worked examples (spec 6.1-6.3)."""
+"""fq_params: bit-exact parity between backends, and POT's worked examples."""
 
 from __future__ import annotations
 

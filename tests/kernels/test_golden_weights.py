@@ -1,7 +1,7 @@
 """Weight FakeQuantize ranges against POT 2023.3 golden files, bit for bit.
 
-Weight ranges depend only on the weights: per output channel ``|w|max`` (spec 5.2) through
-``fq_params(mode="symmetric", kind="weights")`` (spec 6.2) must give exactly POT's
+Weight ranges depend only on the weights: per output channel ``|w|max`` through
+``fq_params(mode="symmetric", kind="weights")`` must give exactly POT's
 ``input_low`` / ``input_high``. Data: ``tests/data`` (copies of ``../shared``).
 """
 
@@ -53,7 +53,7 @@ def _weights_as_quantized(fq: dict, ops: dict) -> np.ndarray:
             op is not None and op.get_type_name() == "MatMul" and consumer["port"] == 1
         )
         if is_matmul_weight and not op.get_attributes()["transpose_b"] and w.ndim >= 2:
-            # POT loads MatMul weights as [out, in] (transpose_b=True), spec 1.7.
+            # POT loads MatMul weights as [out, in] (transpose_b=True).
             w = np.swapaxes(w, -1, -2)
     if w.shape != target:
         if w.ndim == 2 and w.T.shape == target:
@@ -123,7 +123,7 @@ def test_weight_ranges_match_pot(backend, golden_path):
                 skipped += 1
                 continue
             # Saturation fix: the range is computed from the original weights, the stored
-            # constant is halved and the output range doubled (spec 6.7).
+            # constant is halved and the output range doubled.
             scale = 2.0
             saturation_fixed += 1
         got = _expected_ranges(w, fq, backend)

@@ -1,4 +1,4 @@
-// Statistics -> FakeQuantize parameters (POT spec 6.1-6.4).
+// Statistics -> FakeQuantize parameters.
 #pragma once
 
 #include <cstdint>

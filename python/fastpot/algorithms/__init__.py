@@ -1,4 +1,4 @@
-"""Compression algorithms with POT's names, parameters and defaults (spec 3, 7)."""
+"""Compression algorithms with POT's names, parameters and defaults."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ def bias_targets(
 ) -> list[BiasTarget]:
     """Layers with a constant bias whose weights get a FakeQuantize, in topological order.
 
-    With ``apply_for_all_nodes`` every layer with a bias qualifies (spec 7.4).
+    With ``apply_for_all_nodes`` every layer with a bias qualifies.
     """
     all_nodes = bool(params.get("apply_for_all_nodes", False))
     quantized: set[str] = set()

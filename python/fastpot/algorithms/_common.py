@@ -29,7 +29,7 @@ def subset_size(engine: Any, params: Mapping[str, Any]) -> int:
 
 
 def stat_sampler(engine: Any, params: Mapping[str, Any], samples: int | None = None) -> Any:
-    """Build the sampler statistics are collected with (spec 1.6, 3)."""
+    """Build the sampler statistics are collected with."""
     n = subset_size(engine, params) if samples is None else samples
     batch = params.get("stat_batch_size") or 1
     if not isinstance(batch, int) or batch < 1:

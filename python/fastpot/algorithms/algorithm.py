@@ -1,4 +1,4 @@
-"""``Algorithm``: the base class of every compression algorithm (POT spec 1.11)."""
+"""``Algorithm``: the base class of every compression algorithm."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ __all__ = ["COMMON_PARAMS", "Algorithm", "UnsupportedParameterError"]
 
 logger = logging.getLogger("fastpot.algorithms")
 
-# Keys any quantization algorithm of POT read (spec 3); every algorithm accepts them.
+# Keys any quantization algorithm of POT read; every algorithm accepts them.
 COMMON_PARAMS = frozenset(
     {
         "target_device",
@@ -59,7 +59,7 @@ class Algorithm(ABC):
 
     Subclasses set ``name`` (the registry key) and implement :meth:`run`; those that need
     activation statistics register them in :meth:`register_statistics`, and the pipeline
-    collects them before :meth:`run` (POT spec 1.10, 5.6).
+    collects them before :meth:`run`.
 
     Parameters
     ----------

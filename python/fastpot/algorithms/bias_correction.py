@@ -1,4 +1,4 @@
-"""``BiasCorrection``: layer-by-layer bias correction with cumulative effects (spec 7.5).
+"""``BiasCorrection``: layer-by-layer bias correction with cumulative effects.
 
 POT cut a sub-graph per layer from the tensors already known (model inputs, or outputs it
 had recorded for earlier layers) and ran it per sample. The numbers are those of the
@@ -67,8 +67,9 @@ def _fold_recurrent_weights(model: Any) -> None:
         targets = list(fq.output(0).get_target_inputs())
         if not targets or any(t.get_node().get_type_name() not in _RECURRENT for t in targets):
             continue
-        values = [source_constant(fq.input_value(i)) for i in range(5)]
-        if any(v is None for v in values):
+        sources = [source_constant(fq.input_value(i)) for i in range(5)]
+        values = [v for v in sources if v is not None]
+        if len(values) < len(sources):
             continue
         data, il, ih, ol, oh = (np.asarray(v.get_data(), np.float32) for v in values)
         folded = fake_quantize(data, il, ih, ol, oh, int(fq.get_attributes()["levels"]))
@@ -131,7 +132,8 @@ def _output_mean_on(model: Any, layer: Any, x_mean: np.ndarray, t: BiasTarget) -
     compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     y = np.asarray(compiled(x_mean.astype(np.float32))[0], np.float64)
     axis = t.output_channel_axis
-    return np.moveaxis(y, axis, 0).reshape(y.shape[axis], -1).mean(axis=1).astype(np.float32)
+    mean: np.ndarray = np.moveaxis(y, axis, 0).reshape(y.shape[axis], -1).mean(axis=1)
+    return mean.astype(np.float32)
 
 
 def _batch_one(model: Any, targets: list[BiasTarget]) -> list[BiasTarget]:
@@ -313,6 +315,7 @@ class BiasCorrection(Algorithm):
             return False
         replace_constant(layer.bias, new)
         target = {lay.name: lay for lay in find_layers(target_stage.model)}[t.layer]
+        assert target.bias is not None  # the same layer as `layer`, which has a bias
         self.original_biases[target_stage.prefix + t.layer] = np.asarray(
             target.bias.get_data()
         ).copy()

@@ -1,4 +1,4 @@
-"""``ActivationChannelAlignment``: equalise channel ranges of linear conv pairs (spec 7.3).
+"""``ActivationChannelAlignment``: equalise channel ranges of linear conv pairs.
 
 For a producer layer feeding a 1x1-style consumer Convolution with nothing but its bias in
 between, the producer's per-channel output range is centred (bias shift, compensated in the
@@ -99,7 +99,7 @@ class ActivationChannelAlignment(Algorithm):
 
     def __init__(self, config: Any, engine: Any) -> None:
         super().__init__(config, engine)
-        #: Consumers realigned by the last run; they get the saturation fix (spec 6.7).
+        #: Consumers realigned by the last run; they get the saturation fix.
         self.realigned: set[str] = set()
 
     def compute_total_exec_steps(self, model: CompressedModel | None = None) -> int:

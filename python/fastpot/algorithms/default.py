@@ -1,4 +1,4 @@
-"""``DefaultQuantization``: ACA -> MinMax -> FastBiasCorrection / BiasCorrection (spec 7.1)."""
+"""``DefaultQuantization``: ACA -> MinMax -> FastBiasCorrection / BiasCorrection."""
 
 from __future__ import annotations
 

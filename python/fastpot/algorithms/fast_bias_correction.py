@@ -1,4 +1,4 @@
-"""``FastBiasCorrection``: compensate the mean shift weight quantization causes (spec 7.4).
+"""``FastBiasCorrection``: compensate the mean shift weight quantization causes.
 
 For each quantized layer with a bias, POT fed a one-layer copy (quantized weights, no bias,
 no input FakeQuantize) a constant input whose channel ``c`` holds the FP32 input mean
@@ -45,8 +45,9 @@ def quantized_weights(layer: Layer) -> np.ndarray:
     else:
         data = source_constant(fq.input_value(0))
         assert data is not None
-        consts = [source_constant(fq.input_value(i)) for i in range(1, 5)]
-        if any(c is None for c in consts):
+        sources = [source_constant(fq.input_value(i)) for i in range(1, 5)]
+        consts = [c for c in sources if c is not None]
+        if len(consts) < len(sources):
             raise RuntimeError(f"{fq.get_friendly_name()}: FakeQuantize ranges are not constants")
         il, ih, ol, oh = (np.asarray(c.get_data(), dtype=np.float32) for c in consts)
         w = fake_quantize(data.get_data(), il, ih, ol, oh, int(fq.get_attributes()["levels"]))
@@ -60,7 +61,8 @@ def _tap_fractions(
     """For each kernel tap, the fraction of output positions where it reads real input."""
     o = np.arange(out_size)
     pos = o[None, :] * stride - pad + np.arange(k)[:, None] * dil
-    return ((pos >= 0) & (pos < in_size)).mean(axis=1)
+    fractions: np.ndarray = ((pos >= 0) & (pos < in_size)).mean(axis=1)
+    return fractions
 
 
 def _conv_output_mean(
@@ -89,9 +91,11 @@ def _conv_output_mean(
         groups, cin_g = w.shape[0], w.shape[2]
         per_tap = (w64 * weights).reshape(*w.shape[:3], -1).sum(axis=3)  # [G, Cout/G, Cin/G]
         x = x_mean.astype(np.float64).reshape(groups, cin_g)
-        return np.einsum("goi,gi->go", per_tap, x).reshape(-1)
+        grouped_mean: np.ndarray = np.einsum("goi,gi->go", per_tap, x).reshape(-1)
+        return grouped_mean
     per_tap = (w64 * weights).reshape(*w.shape[:2], -1).sum(axis=2)  # [Cout, Cin]
-    return per_tap @ x_mean.astype(np.float64)
+    mean: np.ndarray = per_tap @ x_mean.astype(np.float64)
+    return mean
 
 
 def _matmul_output_mean(node: Any, w: np.ndarray, x_mean: np.ndarray) -> np.ndarray | None:
@@ -99,7 +103,8 @@ def _matmul_output_mean(node: Any, w: np.ndarray, x_mean: np.ndarray) -> np.ndar
     if attrs.get("transpose_a") or w.ndim != 2:
         return None
     w2 = w.T if attrs.get("transpose_b") else w  # [K, N]
-    return x_mean.astype(np.float64) @ w2.astype(np.float64)
+    mean: np.ndarray = x_mean.astype(np.float64) @ w2.astype(np.float64)
+    return mean
 
 
 def _compiled_output_mean(
@@ -121,7 +126,8 @@ def _compiled_output_mean(
     x = np.broadcast_to(channel_shaped(x_mean, len(in_shape), axis), in_shape).astype(np.float32)
     y = compiled(x)[0]
     out_axis = axis if axis < y.ndim else y.ndim - 1
-    return np.moveaxis(y, out_axis, 0).reshape(y.shape[out_axis], -1).mean(axis=1)
+    mean: np.ndarray = np.moveaxis(y, out_axis, 0).reshape(y.shape[out_axis], -1).mean(axis=1)
+    return mean
 
 
 def layer_output_mean(

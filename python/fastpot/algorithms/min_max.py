@@ -1,4 +1,4 @@
-"""``MinMaxQuantization``: FakeQuantize placement and ranges from min/max statistics (spec 7.2)."""
+"""``MinMaxQuantization``: FakeQuantize placement and ranges from min/max statistics."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ class MinMaxQuantization(Algorithm):
                 for end, est in estimators.items()
             }
             if plan.config.mode == "symmetric" and plan.source in nonnegative:
-                # Its minimum would only tell the sign (spec 6.2), known here: not measured.
+                # Its minimum would only tell the sign, known here: not measured.
                 del ends["min"]
             out[plan.name] = ends
         return out
@@ -114,11 +114,12 @@ class MinMaxQuantization(Algorithm):
             raise RuntimeError(f"{self.name}: statistics were not collected (use a Pipeline)")
         stats = self._algo_collector.get_statistics_for_algorithm(self.name)
         self.placements = {}
-        total = 0
+        counts = {"activations": 0, "weights": 0}
         for stage in stages(model, self.name, self._config):
             self.placement = self._quantize_stage(stage, stats)
             self.placements[stage.name] = self.placement
-            total += len(self.placement.plans)
+            for plan in self.placement.plans:
+                counts["weights" if plan.group == "weights" else "activations"] += 1
         if self._config.get("dump_intermediate_model"):
             if not self._config.get("exec_log_dir"):
                 logger.warning(
@@ -130,7 +131,16 @@ class MinMaxQuantization(Algorithm):
                 from fastpot.graph.io import save_model  # noqa: PLC0415
 
                 save_model(model, f"{self._config.exec_log_dir}/optimized")
-        logger.info("%s: %d FakeQuantize nodes", self.name, total)
+        # Weight FQs do not stay FQs in a saved IR: compress_model_weights (run by `pot`
+        # unless --keep-uncompressed-weights) folds them into int8 constants with a scale.
+        logger.info(
+            "%s: %d FakeQuantize nodes (%d on activations, %d on weights; the weight "
+            "FakeQuantizes become int8 constants with a scale when the weights are compressed)",
+            self.name,
+            counts["activations"] + counts["weights"],
+            counts["activations"],
+            counts["weights"],
+        )
         return model
 
     def _quantize_stage(self, stage: Stage, stats: dict[StatRequest, Any]) -> Placement:
@@ -166,7 +176,7 @@ class MinMaxQuantization(Algorithm):
                 {end: stats[r] for end, r in ends.items()},
                 rank,
             )
-        for group in placement.unified_groups:  # spec 4.11: the widest range of the group
+        for group in placement.unified_groups:  # a unified group shares its widest range
             members = [n for n in group if n in ranges]
             if len(members) < 2:
                 continue
@@ -221,7 +231,7 @@ def _activation_range(
     values: dict[str, Any],
     rank: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Input range of an activation FQ from aggregated statistics (spec 6.2-6.5)."""
+    """Input range of an activation FQ from aggregated statistics."""
 
     def shaped(v: Any) -> np.ndarray:
         a = np.asarray(v, dtype=np.float32)

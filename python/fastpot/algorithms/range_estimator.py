@@ -1,4 +1,4 @@
-"""Which statistics give an FQ's range: POT's range-estimator presets and overrides (spec 5.4)."""
+"""Which statistics give an FQ's range: POT's range-estimator presets and overrides."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ _PRESETS = ("default", "quantile")
 _ESTIMATOR_KEYS = ("type", "aggregator", "outlier_prob", "granularity", "clipping_value")
 _QUANTILE_TYPES = ("quantile", "abs_quantile")
 _TYPES = ("min", "max", "abs_max", "quantile", "abs_quantile")
-_AGGREGATORS = AGGREGATIONS  # POT's aggregators are the kernels' (spec 5.3)
+_AGGREGATORS = AGGREGATIONS  # POT's aggregators are the kernels'
 DEFAULT_OUTLIER_PROB = 1e-4
 
 
@@ -47,10 +47,13 @@ def _preset_activations(preset: str, mode: str, granularity: str) -> dict[str, d
     per_channel = granularity == "perchannel"
     symmetric = mode == "symmetric"
     high_type = "abs_max" if symmetric else "max"
-    low = {"type": "min", "aggregator": "min" if symmetric or per_channel else "mean"}
-    high = {"type": high_type, "aggregator": "max" if per_channel else "mean"}
+    low: dict[str, Any] = {
+        "type": "min",
+        "aggregator": "min" if symmetric or per_channel else "mean",
+    }
+    high: dict[str, Any] = {"type": high_type, "aggregator": "max" if per_channel else "mean"}
     if symmetric and per_channel:
-        low["granularity"] = "pertensor"  # only its sign matters (spec 5.4)
+        low["granularity"] = "pertensor"  # only its sign matters
     if preset == "quantile":
         if not symmetric:
             low.update(type="quantile", outlier_prob=DEFAULT_OUTLIER_PROB)

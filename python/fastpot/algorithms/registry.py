@@ -1,14 +1,17 @@
-"""The algorithm registry: POT's ``COMPRESSION_ALGORITHMS`` (spec 1.11)."""
+"""The algorithm registry: POT's ``COMPRESSION_ALGORITHMS``."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from fastpot.algorithms.algorithm import Algorithm
 
 __all__ = ["COMPRESSION_ALGORITHMS", "Registry"]
 
-T = TypeVar("T")
+T = TypeVar("T", bound="Algorithm")
 
 
 class Registry:
@@ -20,7 +23,7 @@ class Registry:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._classes: dict[str, type] = {}
+        self._classes: dict[str, type[Algorithm]] = {}
 
     def register(self, name: str | None = None) -> Callable[[type[T]], type[T]]:
         """Class decorator registering under `name` (default: the class's ``name``)."""
@@ -34,7 +37,7 @@ class Registry:
 
         return add
 
-    def get(self, name: str) -> type:
+    def get(self, name: str) -> type[Algorithm]:
         """Return the class registered as `name` (``KeyError`` naming close ones if unknown)."""
         key = name.split(".", 1)[1] if name.startswith(f"{self.name}.") else name
         if key not in self._classes:
@@ -53,7 +56,7 @@ class Registry:
         return len(self._classes)
 
     @property
-    def registry_dict(self) -> dict[str, type]:
+    def registry_dict(self) -> dict[str, type[Algorithm]]:
         """A copy of ``{name: class}``."""
         return dict(self._classes)
 

@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Iterable
 from functools import cache
+from types import FrameType
 
 __all__ = ["close_match", "did_you_mean", "warn_user"]
 
@@ -47,7 +48,7 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     category : type of Warning, optional
         Default ``UserWarning``.
     """
-    frame = sys._getframe(1)  # the caller of warn_user
+    frame: FrameType | None = sys._getframe(1)  # the caller of warn_user
     level = 2  # stacklevel of that caller
     last = level
     while frame is not None:

@@ -1,4 +1,4 @@
-"""``DataLoader``: the calibration / evaluation data a user provides (POT spec 1.2)."""
+"""``DataLoader``: the calibration / evaluation data a user provides."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``Engine``: runs a model over a data loader, for statistics and metrics (POT spec 1.4)."""
+"""``Engine``: runs a model over a data loader, for statistics and metrics."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ class Engine(ABC):
             )
         _check_data_loader(data_loader, owner)
         _check_metric(metric, owner)
-        self.config = Dict(config) if isinstance(config, dict) else config
+        # Read with attribute access (config.device), as POT's engines do: a Dict, or the
+        # caller's own mapping type.
+        self.config: Any = Dict(config) if isinstance(config, dict) else config
         self._data_loader = data_loader
         self._metric = metric
         self._stat_requests_number = self.config.get("stat_requests_number")

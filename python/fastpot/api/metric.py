@@ -1,4 +1,4 @@
-"""``Metric``: accuracy measurement plugged into the engine (POT spec 1.3)."""
+"""``Metric``: accuracy measurement plugged into the engine."""
 
 from __future__ import annotations
 
@@ -35,8 +35,12 @@ class Metric(ABC):
         """Return ``{name: value}`` over everything since ``reset``."""
 
     @abstractmethod
-    def update(self, output: Any, target: Any) -> None:
-        """Add a batch: processed model outputs and the batch's annotations (in order)."""
+    def update(self, output: Any, target: Any) -> object:
+        """Add a batch: processed model outputs and the batch's annotations (in order).
+
+        Engines ignore the return value (some of POT's sample metrics return their
+        per-image results).
+        """
 
     @abstractmethod
     def reset(self) -> None:

@@ -1,4 +1,4 @@
-"""The ``pot`` command line (spec 9.1, 9.4): arguments, checks, the run and its output layout.
+"""The ``pot`` command line: arguments, checks, the run and its output layout.
 
 ``pot -q default -m net.xml -w net.bin --engine simplified --data-source images/`` or
 ``pot -c config.json`` loads the model, quantizes it with the configured algorithms on the
@@ -35,20 +35,52 @@ from fastpot.cli.config import (
     template_config,
 )
 
-__all__ = ["app", "build_parser", "main", "optimize"]
+__all__ = ["app", "build_parser", "main", "optimize", "version_line"]
 
 logger = logging.getLogger("fastpot.cli")
 
 _PATH_KEYS = ("model", "weights", "data_source", "config")
 
 
+def version_line(prog: str = "pot") -> str:
+    """Return ``pot (fastpot X.Y.Z) on OpenVINO <version>``: what ``pot --version`` prints.
+
+    For `prog` ``fastpot`` the line is ``fastpot X.Y.Z on OpenVINO <version>``.
+    """
+    import openvino as ov  # noqa: PLC0415
+
+    from fastpot import __version__  # noqa: PLC0415
+
+    name = f"fastpot {__version__}" if prog == "fastpot" else f"{prog} (fastpot {__version__})"
+    return f"{name} on OpenVINO {ov.get_version()}"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print :func:`version_line` to stdout and exit 0 (OpenVINO loads lazily)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "print the fastpot and OpenVINO versions and exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(version_line(parser.prog))
+        parser.exit(0)
+
+
 def build_parser(prog: str = "pot") -> argparse.ArgumentParser:
-    """Build the argument parser of ``pot`` (POT's options; see spec 9.1)."""
+    """Build the argument parser of ``pot`` (POT's options)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Post-training quantization of OpenVINO IR models (POT's command line, "
         "run by fastpot).",
     )
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("-c", "--config", help="JSON (comments allowed) or YAML config file")
     parser.add_argument(
         "-q",
@@ -340,6 +372,7 @@ def _quantize(
     model_name = config["model"]["model_name"]
     model = load_model(config["model"], compression.get("target_device", "ANY"))
     engine = SimplifiedEngine(config["engine"])
+    engine.check_model(model, config["model"].get("model"))  # before any inference
     algorithms = copy.deepcopy(compression["algorithms"])
     for algorithm in algorithms:
         algorithm["params"]["exec_log_dir"] = str(run_dir)
@@ -359,8 +392,65 @@ def _quantize(
     paths = save_model(model, run_dir / "optimized", model_name=model_name)
     for entry in paths:
         logger.info("Output model: %s", entry["model"])
+    _write_report(config, run_dir / "optimized", engine, pipeline, algorithms, model)
     logger.info("=" * 75)
     return paths
+
+
+# Loader items the report's error and histogram pass runs on (a few: one extra pass each).
+_REPORT_SAMPLES = 8
+
+
+def _write_report(
+    config: dict[str, Any],
+    folder: Path,
+    engine: Any,
+    pipeline: Any,
+    algorithms: list[dict[str, Any]],
+    quantized: Any,
+) -> None:
+    """Write ``quantization_report.{json,html}`` next to the optimized IR.
+
+    The quantized model is saved already: a failure here is a warning, never an error.
+    """
+    from fastpot.graph import load_model  # noqa: PLC0415
+    from fastpot.report import build_report, samples_from_engine  # noqa: PLC0415
+
+    try:
+        if quantized.is_cascade:
+            logger.warning("Quantization report: not written for a cascade model")
+            return
+        target = config["compression"].get("target_device", "ANY")
+        original = load_model(config["model"], target).get_model()  # the FP32 model again
+        samples = samples_from_engine(engine, original, count=_REPORT_SAMPLES)
+        summary = next(
+            (
+                dict(algo.summary)
+                for algo in pipeline.algo_seq
+                if algo.name == "AccuracyAwareQuantization" and getattr(algo, "summary", None)
+            ),
+            None,
+        )
+        shown = [
+            {
+                "name": a["name"],
+                "params": {k: v for k, v in a["params"].items() if k != "exec_log_dir"},
+            }
+            for a in algorithms
+        ]
+        report = build_report(
+            original,
+            quantized,
+            samples,
+            algorithms=shown,
+            accuracy_aware=summary,
+            num_samples=_REPORT_SAMPLES,
+            device=str(config["engine"].get("device", "CPU")),
+            model_name=config["model"]["model_name"],
+        )
+        logger.info("Quantization report: %s", report.save(folder))
+    except Exception as exc:  # noqa: BLE001 - the report must not cost the user the model
+        logger.warning("Quantization report not written: %s: %s", type(exc).__name__, exc)
 
 
 # Keys POT's Config added to the model and engine sections for a run (they are not config

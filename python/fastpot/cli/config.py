@@ -1,4 +1,4 @@
-"""POT's config file for the ``pot`` command line: reading, validation, defaults (spec 9.2).
+"""POT's config file for the ``pot`` command line: reading, validation, defaults.
 
 A config has three sections::
 
@@ -21,9 +21,9 @@ import copy
 import difflib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastpot.algorithms.accuracy_aware.algorithm import AA_PARAMS
 from fastpot.algorithms.params import ParameterError, check_unknown_keys, check_values
@@ -82,7 +82,7 @@ _BIAS = ("apply_for_all_nodes", "threshold", "ignored")
 _DEFAULT = (*_SAMPLING, *_MIN_MAX, *_BIAS, "use_fast_bias", "use_layerwise_tuning")
 # AccuracyAware's own keys (its base algorithm's come on top, below).
 _ACCURACY_AWARE = tuple(sorted(AA_PARAMS))
-# Algorithm -> the parameters a config file may give it (spec 9.2's whitelist).
+# Algorithm -> the parameters a config file may give it (POT's whitelist).
 ALGORITHM_PARAMS: dict[str, tuple[str, ...]] = {
     "DefaultQuantization": _DEFAULT,
     "MinMaxQuantization": (*_SAMPLING, *_MIN_MAX),
@@ -301,7 +301,9 @@ def _check_engine_values(engine: Mapping[str, Any], source: str | None) -> None:
         raise ConfigError(_where(source, str(exc))) from None
 
 
-def _normalise_preset(params: dict[str, Any], target_device: str, place: str, source: str | None):
+def _normalise_preset(
+    params: MutableMapping[str, Any], target_device: str, place: str, source: str | None
+) -> None:
     preset = params.get("preset")
     if preset is None:
         return
@@ -323,7 +325,8 @@ def _normalise_preset(params: dict[str, Any], target_device: str, place: str, so
 def _missing_algorithms() -> dict[str, str]:
     from openvino.tools.pot import _MISSING  # noqa: PLC0415 - shipped in the same wheel
 
-    return _MISSING
+    missing: dict[str, str] = _MISSING
+    return missing
 
 
 def prepare_config(config: Mapping[str, Any], source: str | None = None) -> dict[str, Any]:
@@ -342,7 +345,7 @@ def prepare_config(config: Mapping[str, Any], source: str | None = None) -> dict
         A deep copy with ``model.model_name`` defaulted to the xml stem, ``engine.device``
         to ``CPU``, and every algorithm's ``params`` holding ``target_device`` (default
         ``ANY``), ``model_type``, ``dump_intermediate_model``, ``inplace_statistics`` (default
-        True) from the compression section, and the preset aliases resolved (spec 2.5).
+        True) from the compression section, and the preset aliases resolved.
 
     Raises
     ------
@@ -426,6 +429,7 @@ def prepare_config(config: Mapping[str, Any], source: str | None = None) -> dict
                     f"{type(params).__name__} {params!r}",
                 )
             )
+        params = cast("MutableMapping[str, Any]", params)  # in a deep copy of the config
         allowed = ALGORITHM_PARAMS[name]
         if name == "AccuracyAwareQuantization":
             base = params.get("base_algorithm", "DefaultQuantization")

@@ -668,7 +668,8 @@ class PotEngineSurface:
                 self._add_outputs(list(names_map[key].values()))
             for entry in models:
                 key = entry["model"].get_friendly_name()
-                wanted = names_map.get(key) or names_map.get(entry.get("name"), {})
+                name: Any = entry.get("name")  # a cascade entry's name (a plain model has none)
+                wanted = names_map.get(key) or names_map.get(name, {})
                 # Found again by node rather than taken from _add_outputs' return value:
                 # POT's own samples override _add_outputs without returning anything.
                 add_tensor_names(

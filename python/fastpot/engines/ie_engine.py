@@ -1,4 +1,4 @@
-"""``IEEngine``: inference with the OpenVINO runtime (POT spec 1.5).
+"""``IEEngine``: inference with the OpenVINO runtime.
 
 Differences from POT, all deliberate: statistics run in float32 (``INFERENCE_PRECISION_HINT``
 f32: CPUs with bf16 units would otherwise collect them in bfloat16); results are processed
@@ -203,7 +203,7 @@ class _Input:
 class _Array(NamedTuple):
     """One item's array for one input: batch axis included, or the input's full shape."""
 
-    index: int  # loader index
+    index: int  # type: ignore[assignment]  # loader index (the field shadows tuple.index)
     given: tuple[int, ...]  # the shape as the loader gave it
     array: np.ndarray
     whole: bool  # the input's full shape, fed as it is: one loader item
@@ -301,7 +301,7 @@ class IEEngine(PotEngineSurface, Engine):
         self._compiled.clear()
         self._dispatchers.clear()
         self._inputs = [_Input(p) for p in model.inputs]
-        self._nonnegative: set[tuple[str, int]] | None = None
+        self._nonnegative = None
 
     def _requests_number(self, for_statistics: bool) -> int:
         key = "stat_requests_number" if for_statistics else "eval_requests_number"
@@ -427,7 +427,7 @@ class IEEngine(PotEngineSurface, Engine):
     # ---- items and batches -------------------------------------------------------------------
 
     def _split_item(self, index: int, item: Any) -> tuple[Any, Any, Any, Any]:
-        """(sample id, data, annotation, meta) of one loader item (POT spec 1.2)."""
+        """(sample id, data, annotation, meta) of one loader item."""
         if not isinstance(item, tuple):
             raise RuntimeError(  # noqa: TRY004 - POT's exception type for this case
                 f"data loader item {index}: expected a tuple (data, annotation[, meta]), "
@@ -832,7 +832,7 @@ class IEEngine(PotEngineSurface, Engine):
         metric_per_sample: bool = False,
         print_progress: bool = False,
     ) -> tuple[Any, dict[NodeKey, dict[str, list[Any]]]]:
-        """Run the model over the sampler's items (POT spec 1.5).
+        """Run the model over the sampler's items.
 
         Returns
         -------
@@ -1002,7 +1002,7 @@ class IEEngine(PotEngineSurface, Engine):
                     # No axis 0 to hold the samples: the scalar is one sample, [1].
                     plan.append((acc, "tensor", (need((_REDUCE, "sample", name, port, False)),)))
                     continue
-                stat = getattr(acc, "stat", None)
+                stat: Any = getattr(acc, "stat", None)  # accumulators are duck-typed
                 axis = getattr(acc, "channel_axis", None)
                 per_channel = axis == 1
                 in_graph = stat in ("min", "max", "abs_max") and (
@@ -1034,7 +1034,8 @@ class IEEngine(PotEngineSurface, Engine):
             logger.debug("collect_statistics: accumulators without a C++ state, Python path")
 
         def read(request: Any, index: dict[Any, int], key: Any) -> np.ndarray:
-            return request.get_output_tensor(index[key]).data
+            data: np.ndarray = request.get_output_tensor(index[key]).data
+            return data
 
         def on_result(batch_no: int, info: list[Any], request: Any, index: dict[Any, int]) -> None:
             for acc, kind, keys in plan:

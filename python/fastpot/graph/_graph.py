@@ -44,7 +44,7 @@ class GraphView:
 
     def name(self, key: str) -> str:
         """Friendly name of a node."""
-        return self.nodes[key].get_friendly_name()
+        return str(self.nodes[key].get_friendly_name())
 
     def key_of(self, name: str) -> str | None:
         """Key of the node with this friendly name, if any."""
@@ -52,7 +52,7 @@ class GraphView:
 
     def ov_type(self, key: str) -> str:
         """OpenVINO type name."""
-        return self.nodes[key].get_type_name()
+        return str(self.nodes[key].get_type_name())
 
     def pot_type(self, key: str) -> str:
         """Return POT's type of a node.
@@ -135,4 +135,4 @@ class GraphView:
     def element_is_integral(self, port: Port) -> bool:
         """Integer or boolean tensor (such tensors are never quantized)."""
         et = self.nodes[port[0]].get_output_element_type(port[1])
-        return et.is_integral() or et == ov.Type.boolean
+        return bool(et.is_integral() or et == ov.Type.boolean)

@@ -1,4 +1,4 @@
-"""``compress_model_weights``: weight FakeQuantizes become integer constants (POT spec 1.9)."""
+"""``compress_model_weights``: weight FakeQuantizes become integer constants."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _int4_supported() -> bool:
         constant = ops.constant(np.zeros(2, np.int8), dtype=ov.Type.i4)
     except (AttributeError, RuntimeError, TypeError, ValueError):
         return False
-    return constant.get_element_type() == ov.Type.i4
+    return bool(constant.get_element_type() == ov.Type.i4)
 
 
 def _through_convert(node: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Where FakeQuantize nodes go (POT spec 4), and inserting them into an ``ov.Model``.
+"""Where FakeQuantize nodes go, and inserting them into an ``ov.Model``.
 
 :func:`plan_fake_quantize` computes POT's FakeQuantize set for a model and a quantization
 config without touching the model: which tensor each FQ quantizes and which consumer ports
@@ -604,7 +604,7 @@ def _propagate(
 
 
 def _merge_per_tensor(plans: Iterable[FQPlan], g: GraphView) -> list[FQPlan]:
-    """One FQ per tensor: the alphabetically first name wins (spec 4.4).
+    """One FQ per tensor: the alphabetically first name wins.
 
     Weights too: a constant read by two operations (YOLO's anchors, say) gets one weights FQ
     feeding both, as in POT.
@@ -624,7 +624,7 @@ def _merge_per_tensor(plans: Iterable[FQPlan], g: GraphView) -> list[FQPlan]:
 
 
 def _prune_spr_adds(g: GraphView, plans: list[FQPlan]) -> list[FQPlan]:
-    """CPU_SPR: drop one of the two FQs in front of an activation Add (spec 4.8)."""
+    """CPU_SPR: drop one of the two FQs in front of an activation Add."""
     by_consumer = {c: p for p in plans if p.group == "activations" for c in p.consumers}
 
     def traces_to_weighted(key: str) -> bool:
@@ -756,7 +756,7 @@ def _pick(candidates: list[QuantConfig], group: str, preset: str) -> QuantConfig
 
 
 def _levels(config: QuantConfig, group: str) -> int:
-    half = 2 ** (config.bits - 1)
+    half: int = 2 ** (config.bits - 1)
     narrow = group == "weights" and config.mode == "symmetric"
     low = config.level_low if config.level_low is not None else (-half + 1 if narrow else -half)
     high = config.level_high if config.level_high is not None else half - 1
@@ -764,7 +764,7 @@ def _levels(config: QuantConfig, group: str) -> int:
 
 
 def _weight_channel_axes(g: GraphView, plan: FQPlan) -> tuple[int, ...]:
-    """Axes of the weights that index output channels (POT spec 5.2, 6.5)."""
+    """Axes of the weights that index output channels."""
     key, port = plan.consumers[0]
     t = g.ov_type(key)
     rank = g.nodes[plan.source[0]].get_output_partial_shape(plan.source[1]).rank.get_length()
@@ -841,14 +841,14 @@ def _configure(
     return chosen
 
 
-# ---- unification groups (spec 4.11) --------------------------------------------------------------
+# ---- unification groups --------------------------------------------------------------
 
 
 _CONCAT_UNIFY_OUTPUTS = ("Convolution", "ConvolutionBackpropData", "MatMul")
 
 
 def _unification_groups(g: GraphView, hw: HardwareConfig, plans: list[FQPlan]) -> list[list[str]]:
-    """Activation FQs that share one range (spec 4.11).
+    """Activation FQs that share one range.
 
     As POT does it, over the graph with the FQs in place: from each activation FQ, walk down
     from FQs and agnostic ops into agnostic ops and Concats, and up from ops into FQs and
@@ -1053,7 +1053,7 @@ def plan_fake_quantize(
 
 
 def _first_layer_convolutions(g: GraphView) -> set[str]:
-    """First Convolution(s) on every path from each Parameter (spec 6.7)."""
+    """First Convolution(s) on every path from each Parameter."""
     conv_types = ("Convolution", "GroupConvolution")
     found: set[str] = set()
     for key in g.order:
@@ -1115,7 +1115,7 @@ def insert_fake_quantize(
     (``(weights, channel axes, config) -> (min or None, max)``, shaped for broadcasting),
     and, for first-layer convolutions on CPU/ANY and the layers in `saturate_also`
     (realigned by channel alignment), the saturation fix halves the stored weights and
-    doubles the output range (spec 6.7). Activation FQs get zero ranges until statistics
+    doubles the output range. Activation FQs get zero ranges until statistics
     fill them. The saturated layers are recorded in ``placement.saturated``.
 
     Returns
@@ -1232,7 +1232,7 @@ def _shared_weight_ranges(g: GraphView, plans: list[FQPlan]) -> dict[str, FQPlan
 
 
 def _rename_output_facing(g: GraphView, placement: Placement, created: dict[str, Any]) -> None:
-    """Give an FQ that feeds a Result its producer's name (spec 4.10).
+    """Give an FQ that feeds a Result its producer's name.
 
     The producer becomes ``<name>/pre_fq_input``, so that model output names survive.
     """

@@ -29,7 +29,7 @@ def activation_fake_quantizes(model: ov.Model) -> list[Any]:
 def remove_fake_quantize(model: ov.Model, nodes: Iterable[Any]) -> list[str]:
     """Bypass each FakeQuantize in `nodes` (its consumers read its input again).
 
-    Undoes the renaming of output-facing FQs (spec 4.10): a producer called
+    Undoes the renaming of output-facing FQs: a producer called
     ``<name>/pre_fq_input`` gets its name back. Returns the removed FQs' names.
     """
     removed = []

@@ -1,4 +1,4 @@
-"""Hardware quantization rules as data (POT spec 2.2-2.5, 4.1).
+"""Hardware quantization rules as data.
 
 A target device maps to a table ``{operation type: {group: [candidate configs]}}`` where a
 group is ``activations`` or ``weights`` and candidates are in priority order (the preset
@@ -72,7 +72,7 @@ _ACTIVATIONS_AND_WEIGHTS = (
 )
 _ACTIVATIONS_ONLY = ("Power", "AvgPool", "NormalizeL2", "ReduceMean", "Interpolate", "MVN")
 _RECURRENT = ("LSTMSequence", "GRUSequence")
-# Listed in cpu.json without quantization settings: POT moves FQs across them (spec 4.1).
+# Listed in cpu.json without quantization settings: POT moves FQs across them.
 _PASS_THROUGH = (
     "MaxPool",
     "ReduceMax",
@@ -93,7 +93,7 @@ _PASS_THROUGH = (
     "Gather",
     "DepthToSpace",
 )
-# The agnostic list of spec 4.1; only types that appear in the hardware file count.
+# POT's quantization-agnostic types; only types that appear in the hardware file count.
 _AGNOSTIC = (*_PASS_THROUGH, "Concat", "Minimum", "Maximum")
 
 

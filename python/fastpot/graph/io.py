@@ -1,4 +1,4 @@
-"""``load_model`` and ``save_model`` (POT spec 1.7-1.8).
+"""``load_model`` and ``save_model``.
 
 fastpot reads models as they are: no load-time graph rewrites (POT transposed MatMul
 weights, added zero biases and reshaped GroupConvolution weights for its own graph; none of
@@ -479,18 +479,30 @@ class _Changed(Exception):
     """The files were replaced while being read (by a save that did not take the lock)."""
 
 
-def _read(core: ov.Core, model: Any, weights: Any, where: str) -> ov.Model:
+def _read(core: ov.Core, model: Any, weights: Any, where: str, name: str | None = None) -> ov.Model:
+    """Read one model; an ONNX model is named `name` (else its file stem).
+
+    OpenVINO names every model it reads from ONNX ``onnx_Frontend_IR``; the file stem is the
+    name :func:`save_model` then uses by default, as for an IR's own ``<net name>``.
+    """
     if isinstance(model, ov.Model):
         return model
     if model is None:
         raise ValueError(f"{where}: missing required key 'model'")
     xml = Path(os.fspath(model))
     if xml.suffix.lower() == ".onnx":
+        if weights is not None:
+            raise ValueError(
+                f"{where}.weights: {xml} is an ONNX model, which holds its weights itself; "
+                "give only 'model' (a 'weights' file goes with an IR .xml)"
+            )
         os.close(_open_input(xml, "model", f"{where}.model"))
         try:
-            return core.read_model(str(xml))
+            onnx_model = core.read_model(str(xml))
         except RuntimeError as exc:
             raise ValueError(f"{xml}: cannot read the ONNX model: {_reason(exc)}") from exc
+        onnx_model.set_friendly_name(name or xml.stem)
+        return onnx_model
     bin_path = xml.with_suffix(".bin") if weights is None else Path(os.fspath(weights))
     with _locked(xml.parent, shared=True, timeout=_READ_LOCK_TIMEOUT):
         for _ in range(3):
@@ -506,10 +518,14 @@ def load_model(model_config: Any, target_device: str = "ANY") -> CompressedModel
 
     Parameters
     ----------
-    model_config : dict or openvino.Model
-        ``{"model_name", "model": "x.xml", "weights": "x.bin"}``, ``{"model_name",
-        "cascade": [{"name", "model", "weights"}, ...]}``, an ONNX path under ``model``, or
-        an in-memory ``openvino.Model`` (as the config or under ``model``).
+    model_config : dict, str, os.PathLike or openvino.Model
+        ``{"model_name", "model": "x.xml", "weights": "x.bin"}`` (``weights`` defaults to
+        the ``.bin`` next to the ``.xml``), ``{"model_name", "cascade": [{"name", "model",
+        "weights"}, ...]}``, an ONNX path under ``model`` (without ``weights``: an ONNX file
+        holds them), a bare ``.xml`` or ``.onnx`` path (``model_name`` is its stem), or an
+        in-memory ``openvino.Model`` (as the config or under ``model``). A model read from
+        ONNX is named ``model_name`` (else its file stem), the stem :func:`save_model`
+        uses by default.
     target_device : str
         ANY, CPU, CPU_SPR, GPU, NPU, GNA, GNA3 or GNA3.5 (only checked here).
 
@@ -521,7 +537,8 @@ def load_model(model_config: Any, target_device: str = "ANY") -> CompressedModel
     ------
     ValueError
         Unknown or missing keys (named, with the closest valid key), unreadable files,
-        duplicate cascade names, an unknown target device.
+        duplicate cascade names, an unknown target device, ``weights`` given with an ONNX
+        model.
     WeightsMismatchError
         (a ``ValueError``) The ``.xml`` was saved by fastpot with another ``.bin`` (an
         interrupted save, see the module notes); the message names both files and the
@@ -546,14 +563,20 @@ def load_model(model_config: Any, target_device: str = "ANY") -> CompressedModel
     core = ov.Core()
     if isinstance(model_config, ov.Model):
         return CompressedModel([{"model": model_config}], model_config.get_friendly_name())
+    if isinstance(model_config, (str, os.PathLike)):  # a bare path: the .xml (.bin next to it)
+        path = Path(os.fspath(model_config))
+        model_config = {"model_name": path.stem, "model": str(path)}
     if not isinstance(model_config, Mapping):
         raise TypeError(
-            f"model_config: expected a dict or an openvino.Model, got {type(model_config).__name__}"
+            "model_config: expected a dict, a model path (.xml or .onnx) or an openvino.Model, "
+            f"got {type(model_config).__name__}"
         )
     _check_keys(model_config, _MODEL_KEYS, "model_config")
     name = model_config.get("model_name")
     if "cascade" not in model_config:
-        model = _read(core, model_config.get("model"), model_config.get("weights"), "model_config")
+        model = _read(
+            core, model_config.get("model"), model_config.get("weights"), "model_config", name
+        )
         return CompressedModel([{"model": model}], name)
 
     cascade = model_config["cascade"]
@@ -752,8 +775,10 @@ def save_model(
         Directory, created if needed.
     model_name : str, optional
         File stem. Default: the model's own name (the IR's ``<net name>``, i.e.
-        ``ov.Model.get_friendly_name()``), not ``model_config.model_name``, as in POT. For
-        cascades the stems are ``<model_name>_<sub>``, or ``<sub>`` without a name.
+        ``ov.Model.get_friendly_name()``), not ``model_config.model_name``, as in POT; for
+        a model :func:`load_model` read from ONNX, its ``model_name`` or else the file stem
+        (not OpenVINO's ``onnx_Frontend_IR``). For cascades the stems are
+        ``<model_name>_<sub>``, or ``<sub>`` without a name.
     for_stat_collection : bool
         For a cascade, save the sub-models with POT's statistics-time node names
         ``<sub>_<node>`` (what a custom engine's ``_set_model`` reads back); no effect on a

@@ -24,7 +24,7 @@ def prefixed_copy(model: ov.Model, prefix: str) -> ov.Model:
 
 
 class CompressedModel:
-    """The model POT's algorithms work on (POT spec 1.7).
+    """The model POT's algorithms work on.
 
     It holds OpenVINO models as they are (no renaming: POT prefixed every node of a cascade
     sub-model with ``<name>_`` in memory; here the name is only stored next to the model).

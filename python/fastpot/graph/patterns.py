@@ -1,4 +1,4 @@
-"""Ignored sub-graph patterns (POT spec 4.6): nodes never quantized.
+"""Ignored sub-graph patterns: nodes never quantized.
 
 Each pattern is a small matcher over :class:`GraphView` that returns the nodes it marks as
 skipped. The table ``PATTERNS`` says which patterns apply to which device.

@@ -1,6 +1,6 @@
 """Tensors that are non-negative by construction (ReLU outputs and what carries them).
 
-Symmetric activation quantization uses a tensor's minimum only for its sign (spec 6.2), so
+Symmetric activation quantization uses a tensor's minimum only for its sign, so
 the minimum of a tensor known to be non-negative need not be measured at all.
 """
 

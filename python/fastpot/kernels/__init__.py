@@ -35,8 +35,7 @@ nothing is copied, except for misaligned ``fq_params`` ranges, which are tiny.
 
 from __future__ import annotations
 
-from types import ModuleType
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, cast
 
 import numpy as np
 
@@ -65,8 +64,33 @@ __all__ = [
 ]
 
 
-def _impl(backend: str) -> ModuleType:
-    return backend_module(resolve_backend(backend))
+class _Backend(Protocol):
+    """What every backend module defines (the checks above it are done here, once)."""
+
+    def reduce_per_sample(
+        self, x: np.ndarray, stat: str, channel_axis: int | None, q: float
+    ) -> np.ndarray: ...
+
+    def min_max_per_sample(
+        self, x: np.ndarray, channel_axis: int | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def aggregate(self, values: np.ndarray, how: str) -> np.ndarray: ...
+
+    def fq_params(
+        self,
+        min_values: np.ndarray | None,
+        max_values: np.ndarray,
+        mode: str,
+        kind: str,
+        bits: int,
+        level_low: int | None,
+        level_high: int | None,
+    ) -> tuple[np.ndarray, np.ndarray, int]: ...
+
+
+def _impl(backend: str) -> _Backend:
+    return cast(_Backend, backend_module(resolve_backend(backend)))
 
 
 def reduce_per_sample(
@@ -85,7 +109,7 @@ def reduce_per_sample(
         float16, float32 or float64 array ``[N, ...]``; any strides, any alignment (views
         are not copied).
     stat : {"min", "max", "abs_max", "mean", "quantile", "abs_quantile"}
-        Statistic (POT spec 5.1). Quantiles interpolate linearly, exactly as
+        Statistic. Quantiles interpolate linearly, exactly as
         ``numpy.quantile``.
     channel_axis : int, optional
         Keep this axis (>= 1, or negative from the end): the result is ``[N, C]``.
@@ -122,7 +146,7 @@ def min_max_per_sample(
 
 
 def aggregate(values: np.ndarray, how: str, *, backend: str = "auto") -> np.ndarray:
-    """Aggregate per-sample statistics over axis 0 (POT spec 5.3).
+    """Aggregate per-sample statistics over axis 0.
 
     Parameters
     ----------
@@ -173,7 +197,7 @@ def fq_params(
     level_high: int | None = None,
     backend: str = "auto",
 ) -> FQParams:
-    """FakeQuantize ranges from aggregated statistics (POT spec 6.1-6.3).
+    """FakeQuantize ranges from aggregated statistics.
 
     Parameters
     ----------

@@ -43,7 +43,7 @@ def check_channel_axis(channel_axis: object, ndim: int) -> int | None:
     if channel_axis is None:
         return None
     try:
-        axis = operator.index(channel_axis)  # type: ignore[call-overload]
+        axis = operator.index(channel_axis)  # type: ignore[arg-type]  # TypeError handled below
     except TypeError:
         raise TypeError(
             f"channel_axis: expected an integer or None, got {type(channel_axis).__name__}"

@@ -16,7 +16,7 @@ _KEEPS_ALL = ("median", "mean_no_outliers", "median_no_outliers", "hl_estimator"
 
 
 class StatisticAccumulator:
-    """One statistic of one tensor, accumulated over batches (POT spec 5.1 + 5.3).
+    """One statistic of one tensor, accumulated over batches.
 
     Each batch ``[n, ...]`` (axis 0 = samples) is reduced per sample with
     :func:`fastpot.kernels.reduce_per_sample`, then folded into the aggregator's state:

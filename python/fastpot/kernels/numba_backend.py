@@ -9,11 +9,13 @@ Python, on the same sizes the C++ ``parallel.hpp`` uses.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeAlias
 
 import numba
 import numpy as np
+import numpy.typing as npt
 from numba import types
 from numba.extending import overload
 
@@ -27,6 +29,11 @@ RUN_CHUNK = 1 << 16  # as kRunChunk in reduce.cpp
 OUTLIER_FRACTION = 0.01
 
 _jit = numba.njit(nogil=True, cache=True)
+# Annotations document the jitted functions for mypy; numba infers its own types from the
+# arguments and ignores them.
+_Array: TypeAlias = npt.NDArray[Any]
+# A NumPy scalar computed in jitted code (float32 or float64: numba follows the buffer).
+_Scalar: TypeAlias = Any
 _executor: ThreadPoolExecutor | None = None
 
 
@@ -60,7 +67,7 @@ def _run_parallel(threads: int, units: int, fn: Any) -> list[Any]:
 
 
 @_jit
-def _half_bits_to_float(h: int) -> np.float32:
+def _half_bits_to_float(h: int) -> _Scalar:  # always a float32
     """IEEE binary16 bits -> float32, exact (same values as element.hpp's bit conversion)."""
     bits = np.int64(h)
     sign = np.float32(-1.0) if bits & 0x8000 else np.float32(1.0)
@@ -74,16 +81,27 @@ def _half_bits_to_float(h: int) -> np.float32:
     return sign * np.float32(1024 + mantissa) * np.float32(2.0 ** (exponent - 25))
 
 
-def _load(buf, i):  # numba matches overload signatures by name: no annotations
+# numba checks that an overload's implementations have the signature of the function they
+# implement, annotations included: _load and both implementations are annotated alike.
+def _load(buf: Any, i: Any) -> Any:
     """Element i of a flat buffer in the compute type (float16 arrive as uint16 bits)."""
     raise NotImplementedError  # only callable from jitted code
 
 
-@overload(_load, jit_options={"cache": True})
-def _load_impl(buf, i):
+# numba's stubs leave "cache" out of the jit options overload() accepts.
+@overload(_load, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
+def _load_impl(buf: Any, i: Any) -> Callable[[Any, Any], Any]:
     if buf.dtype == types.uint16:
-        return lambda buf, i: _half_bits_to_float(buf[i])
-    return lambda buf, i: buf[i]
+
+        def load_half(buf: Any, i: Any) -> Any:
+            return _half_bits_to_float(buf[i])
+
+        return load_half
+
+    def load(buf: Any, i: Any) -> Any:
+        return buf[i]
+
+    return load
 
 
 # ---- row walking (mirror of row_cursor) ----------------------------------------------------
@@ -91,17 +109,17 @@ def _load_impl(buf, i):
 
 @_jit
 def _row_start(
-    row,
-    index,
-    samples_per,
-    channels,
-    rows_per_group,
-    innermost,
-    sample_stride,
-    channel_stride,
-    outer_shape,
-    outer_strides,
-):
+    row: int,
+    index: _Array,
+    samples_per: int,
+    channels: int,
+    rows_per_group: int,
+    innermost: bool,
+    sample_stride: int,
+    channel_stride: int,
+    outer_shape: _Array,
+    outer_strides: _Array,
+) -> tuple[int, int, int]:
     rest = row
     sample = rest // samples_per
     rest = rest % samples_per
@@ -119,17 +137,17 @@ def _row_start(
 
 @_jit
 def _row_next(
-    index,
-    sample,
-    channel,
-    offset,
-    channels,
-    innermost,
-    sample_stride,
-    channel_stride,
-    outer_shape,
-    outer_strides,
-):
+    index: _Array,
+    sample: int,
+    channel: int,
+    offset: int,
+    channels: int,
+    innermost: bool,
+    sample_stride: int,
+    channel_stride: int,
+    outer_shape: _Array,
+    outer_strides: _Array,
+) -> tuple[int, int, int]:
     for d in range(outer_shape.size - 1, -1, -1):
         index[d] += 1
         if index[d] < outer_shape[d]:
@@ -149,7 +167,7 @@ def _row_next(
 
 
 @_jit
-def _minmax_run_f32(bits, p, n):
+def _minmax_run_f32(bits: _Array, p: int, n: int) -> tuple[_Scalar, _Scalar, np.bool_]:
     """Contiguous float32 run through its int32 bits: returns (lo, hi, nan).
 
     Integer keys ``b ^ ((b >> 31) & 0x7fffffff)`` order like the floats they encode, and
@@ -176,25 +194,25 @@ def _minmax_run_f32(bits, p, n):
 
 @_jit
 def _minmax_slice(
-    buf,
-    bits,
-    origin,
-    sample_stride,
-    channels,
-    channel_stride,
-    innermost,
-    outer_shape,
-    outer_strides,
-    run_length,
-    run_stride,
-    rows_per_group,
-    pieces,
-    begin,
-    end,
-    lo,
-    hi,
-    nan,
-):
+    buf: _Array,
+    bits: _Array,
+    origin: int,
+    sample_stride: int,
+    channels: int,
+    channel_stride: int,
+    innermost: bool,
+    outer_shape: _Array,
+    outer_strides: _Array,
+    run_length: int,
+    run_stride: int,
+    rows_per_group: int,
+    pieces: int,
+    begin: int,
+    end: int,
+    lo: _Array,
+    hi: _Array,
+    nan: _Array,
+) -> None:
     index = np.zeros(outer_shape.size, dtype=np.int64)
     samples_per = rows_per_group if innermost else channels * rows_per_group
     row = begin // pieces
@@ -290,22 +308,22 @@ def _minmax_slice(
 
 @_jit
 def _sum_slice(
-    buf,
-    origin,
-    sample_stride,
-    channels,
-    channel_stride,
-    innermost,
-    outer_shape,
-    outer_strides,
-    run_length,
-    run_stride,
-    rows_per_group,
-    pieces,
-    begin,
-    end,
-    sums,
-):
+    buf: _Array,
+    origin: int,
+    sample_stride: int,
+    channels: int,
+    channel_stride: int,
+    innermost: bool,
+    outer_shape: _Array,
+    outer_strides: _Array,
+    run_length: int,
+    run_stride: int,
+    rows_per_group: int,
+    pieces: int,
+    begin: int,
+    end: int,
+    sums: _Array,
+) -> None:
     index = np.zeros(outer_shape.size, dtype=np.int64)
     samples_per = rows_per_group if innermost else channels * rows_per_group
     row = begin // pieces
@@ -362,7 +380,9 @@ def _sum_slice(
         sums[sample * channels + channel] += (s0 + s1) + (s2 + s3)
 
 
-def _layout_args(layout: ReductionLayout) -> tuple[Any, ...]:
+def _layout_args(
+    layout: ReductionLayout,
+) -> tuple[int, int, int, bool, _Array, _Array, int, int, int]:
     return (
         layout.sample_stride,
         layout.channels,
@@ -394,7 +414,9 @@ def _compute_dtype(x: np.ndarray) -> type:
     return np.float64 if x.dtype == np.float64 else np.float32
 
 
-def _minmax(x: np.ndarray, channel_axis: int | None):
+def _minmax(
+    x: np.ndarray, channel_axis: int | None
+) -> tuple[ReductionLayout, _Array, _Array, _Array]:
     layout = make_reduction_layout(x, channel_axis)
     buf, origin = flat_buffer(x)
     units, pieces = _work_units(layout)
@@ -405,9 +427,9 @@ def _minmax(x: np.ndarray, channel_axis: int | None):
     # float32 runs take the integer-key path; other dtypes pass an empty bits array.
     bits = buf.view(np.int32) if buf.dtype == np.float32 else np.empty(0, dtype=np.int32)
 
-    def slice_(begin: int, end: int):
-        lo = np.full(groups, np.inf, dtype=dtype)
-        hi = np.full(groups, -np.inf, dtype=dtype)
+    def slice_(begin: int, end: int) -> tuple[_Array, _Array, _Array]:
+        lo: _Array = np.full(groups, np.inf, dtype=dtype)
+        hi: _Array = np.full(groups, -np.inf, dtype=dtype)
         nan = np.zeros(groups, dtype=np.bool_)
         _minmax_slice(buf, bits, origin, *args, pieces, begin, end, lo, hi, nan)
         return lo, hi, nan
@@ -460,7 +482,7 @@ def reduce_per_sample(x: np.ndarray, stat: str, channel_axis: int | None, q: flo
             _plan_threads(units, layout.groups * layout.group_size), units, slice_
         )
         sums = np.sum(parts, axis=0) if len(parts) > 1 else parts[0]
-        mean = sums / layout.group_size
+        mean: _Array = sums / layout.group_size
         return mean.astype(result_dtype(x.dtype)).reshape(_shape(layout, channel_axis))
     values = _quantile_groups(x, layout, q, stat == "abs_quantile")
     return values.astype(result_dtype(x.dtype)).reshape(_shape(layout, channel_axis))
@@ -470,7 +492,7 @@ def reduce_per_sample(x: np.ndarray, stat: str, channel_axis: int | None, q: flo
 
 
 @_jit
-def _lerp_like_numpy(a, b, t):
+def _lerp_like_numpy(a: float, b: float, t: float) -> _Scalar:
     diff = b - a
     if t >= 0.5:
         return b - diff * (1.0 - t)
@@ -478,7 +500,7 @@ def _lerp_like_numpy(a, b, t):
 
 
 @_jit
-def _locate_quantile(n, q):
+def _locate_quantile(n: int, q: float) -> tuple[int, int, float]:
     h = np.float64(n - 1) * q
     lower = np.floor(h)
     lo = min(np.int64(lower), n - 1)
@@ -486,7 +508,7 @@ def _locate_quantile(n, q):
 
 
 @_jit
-def _plan_group(n, q):
+def _plan_group(n: int, q: float) -> tuple[int, int, float, int, bool]:
     """(lower, upper, fraction, m, from_top): which side to collect, and how many values."""
     lower, upper, fraction = _locate_quantile(n, q)
     m_top = n - lower
@@ -496,7 +518,7 @@ def _plan_group(n, q):
 
 
 @_jit
-def _prune(buf, count, m):
+def _prune(buf: _Array, count: int, m: int) -> _Scalar:
     """Keep the m largest of buf[:count] in buf[:m]; returns the new threshold."""
     part = np.partition(buf[:count], count - m)
     buf[:m] = part[count - m :]
@@ -504,7 +526,9 @@ def _prune(buf, count, m):
 
 
 @_jit
-def _finish(buf, count, m, upper, lower, fraction, from_top):
+def _finish(
+    buf: _Array, count: int, m: int, upper: int, lower: int, fraction: float, from_top: bool
+) -> _Scalar:
     part = np.partition(buf[:count], count - m)
     first = np.float64(part[count - m])  # m-th largest
     second = first
@@ -518,7 +542,21 @@ def _finish(buf, count, m, upper, lower, fraction, from_top):
 
 
 @_jit
-def _collect(buf, origin, count, cap, m, pruned, threshold, sign, absolute, p, n, stride, cand):
+def _collect(
+    buf: _Array,
+    origin: int,
+    count: int,
+    cap: int,
+    m: int,
+    pruned: bool,
+    threshold: float,
+    sign: float,
+    absolute: bool,
+    p: int,
+    n: int,
+    stride: int,
+    cand: _Array,
+) -> tuple[int, bool, float, bool]:
     """Scan one run into the candidate buffer `cand`; returns (count, pruned, threshold, nan).
 
     As scan_run in quantile.cpp: everything enters until the first prune sets a threshold,
@@ -558,27 +596,27 @@ def _collect(buf, origin, count, cap, m, pruned, threshold, sign, absolute, p, n
 
 @_jit
 def _quantile_rows(
-    buf,
-    origin,
-    sample_stride,
-    channels,
-    channel_stride,
-    innermost,
-    outer_shape,
-    outer_strides,
-    run_length,
-    run_stride,
-    rows_per_group,
-    first_row,
-    rows,
-    run_first,
-    run_last,
-    m,
-    cap,
-    sign,
-    absolute,
-    cand,
-):
+    buf: _Array,
+    origin: int,
+    sample_stride: int,
+    channels: int,
+    channel_stride: int,
+    innermost: bool,
+    outer_shape: _Array,
+    outer_strides: _Array,
+    run_length: int,
+    run_stride: int,
+    rows_per_group: int,
+    first_row: int,
+    rows: int,
+    run_first: int,
+    run_last: int,
+    m: int,
+    cap: int,
+    sign: float,
+    absolute: bool,
+    cand: _Array,
+) -> tuple[int, bool]:
     """Candidates of the rows [first_row, first_row + rows) restricted to [run_first, run_last)."""
     index = np.zeros(outer_shape.size, dtype=np.int64)
     samples_per = channels * rows_per_group
@@ -632,24 +670,24 @@ def _quantile_rows(
 
 @_jit
 def _quantile_groups_outer(
-    buf,
-    origin,
-    sample_stride,
-    channels,
-    channel_stride,
-    innermost,
-    outer_shape,
-    outer_strides,
-    run_length,
-    run_stride,
-    rows_per_group,
-    group_begin,
-    group_end,
-    q,
-    absolute,
-    cand,
-    out,
-):
+    buf: _Array,
+    origin: int,
+    sample_stride: int,
+    channels: int,
+    channel_stride: int,
+    innermost: bool,
+    outer_shape: _Array,
+    outer_strides: _Array,
+    run_length: int,
+    run_stride: int,
+    rows_per_group: int,
+    group_begin: int,
+    group_end: int,
+    q: float,
+    absolute: bool,
+    cand: _Array,
+    out: _Array,
+) -> None:
     n = rows_per_group * run_length
     lower, upper, fraction, m, from_top = _plan_group(n, q)
     cap = cand.size
@@ -685,21 +723,21 @@ def _quantile_groups_outer(
 
 @_jit
 def _quantile_groups_inner(
-    buf,
-    origin,
-    sample_stride,
-    channels,
-    channel_stride,
-    outer_shape,
-    outer_strides,
-    rows_per_group,
-    group_begin,
-    group_end,
-    q,
-    absolute,
-    cand,
-    out,
-):
+    buf: _Array,
+    origin: int,
+    sample_stride: int,
+    channels: int,
+    channel_stride: int,
+    outer_shape: _Array,
+    outer_strides: _Array,
+    rows_per_group: int,
+    group_begin: int,
+    group_end: int,
+    q: float,
+    absolute: bool,
+    cand: _Array,
+    out: _Array,
+) -> None:
     """Channel-last layouts: per sample, every row feeds the slice's channels."""
     n = rows_per_group
     lower, upper, fraction, m, from_top = _plan_group(n, q)
@@ -793,7 +831,7 @@ def _quantile_groups(
     if layout.channels_innermost:
 
         def inner(begin: int, end: int) -> None:
-            cand = np.zeros((min(end - begin, layout.channels), cap), dtype=dtype)
+            cand: _Array = np.zeros((min(end - begin, layout.channels), cap), dtype=dtype)
             _quantile_groups_inner(
                 buf,
                 origin,
@@ -817,7 +855,7 @@ def _quantile_groups(
     if threads > 1 or groups >= _num_threads() or total < 2 * PARALLEL_MIN_ELEMENTS:
 
         def outer(begin: int, end: int) -> None:
-            cand = np.zeros(cap, dtype=dtype)
+            cand: _Array = np.zeros(cap, dtype=dtype)
             _quantile_groups_outer(buf, origin, *args, begin, end, q, absolute, cand, out)
 
         _run_parallel(threads, groups, outer)
@@ -832,7 +870,7 @@ def _quantile_groups(
     for g in range(groups):
 
         def part(begin: int, end: int, g: int = g) -> tuple[np.ndarray, bool]:
-            cand = np.zeros(cap, dtype=dtype)
+            cand: _Array = np.zeros(cap, dtype=dtype)
             rows_per_group, run_length = layout.rows_per_group, layout.run_length
             first_row, count_rows, e0, e1 = g * rows_per_group, rows_per_group, 0, run_length
             if split_rows:
@@ -862,7 +900,7 @@ def _quantile_groups(
 
 
 @_jit
-def _quantile_inplace(values, q):
+def _quantile_inplace(values: _Array, q: float) -> _Scalar:
     """numpy.quantile (linear) of a 1-D array that holds no NaN (the caller checked)."""
     lower, upper, fraction = _locate_quantile(values.size, q)
     part = np.partition(values, lower)
@@ -872,7 +910,7 @@ def _quantile_inplace(values, q):
 
 
 @_jit
-def _median(values):
+def _median(values: _Array) -> _Scalar:
     """numpy.median of a 1-D array that holds no NaN (the caller checked)."""
     n = values.size
     mid = (n - 1) // 2
@@ -883,7 +921,7 @@ def _median(values):
 
 
 @_jit
-def _aggregate_column(column, how):
+def _aggregate_column(column: _Array, how: int) -> _Scalar:
     for v in column:  # NaN anywhere: NaN (the helpers below rely on a NaN-free column)
         if v != v:
             return np.nan
@@ -922,7 +960,7 @@ def _aggregate_column(column, how):
 
 
 @_jit
-def _aggregate_columns(columns, how, out):
+def _aggregate_columns(columns: _Array, how: int, out: _Array) -> None:
     for k in range(columns.shape[1]):
         out[k] = _aggregate_column(np.ascontiguousarray(columns[:, k]), how)
 
@@ -952,7 +990,15 @@ def aggregate(values: np.ndarray, how: str) -> np.ndarray:
 
 
 @_jit
-def _fq_symmetric(lo, hi, weights, is_signed, levels, input_low, input_high):
+def _fq_symmetric(
+    lo: _Array,
+    hi: _Array,
+    weights: bool,
+    is_signed: bool,
+    levels: int,
+    input_low: _Array,
+    input_high: _Array,
+) -> None:
     largest = hi[0]
     for v in hi:
         largest = max(largest, v)
@@ -976,7 +1022,9 @@ def _fq_symmetric(lo, hi, weights, is_signed, levels, input_low, input_high):
 
 
 @_jit
-def _fq_asymmetric(lo_in, hi_in, bits, input_low, input_high):
+def _fq_asymmetric(
+    lo_in: _Array, hi_in: _Array, bits: int, input_low: _Array, input_high: _Array
+) -> None:
     guard = np.float32(8e-4)
     zero = np.float32(0)
     h = np.float32((1 << bits) - 1)

@@ -63,6 +63,7 @@ def _grouped(x: np.ndarray, channel_axis: int | None) -> np.ndarray:
 def reduce_per_sample(x: np.ndarray, stat: str, channel_axis: int | None, q: float) -> np.ndarray:
     """Per-sample (and per-channel) statistic over all other axes."""
     values = _grouped(x, channel_axis)
+    result: np.ndarray
     if stat == "min":
         result = values.min(axis=-1)
     elif stat == "max":
@@ -101,7 +102,8 @@ def _hodges_lehmann(column: np.ndarray) -> float:
 
 def _without_outliers(column: np.ndarray) -> np.ndarray:
     low, high = np.quantile(column, [OUTLIER_FRACTION, 1.0 - OUTLIER_FRACTION])
-    return column[(column >= low) & (column <= high)]
+    kept: np.ndarray = column[(column >= low) & (column <= high)]
+    return kept
 
 
 def _aggregate_column(column: np.ndarray, how: str) -> float:
@@ -136,7 +138,7 @@ def aggregate(values: np.ndarray, how: str) -> np.ndarray:
 def levels_for(
     mode: str, kind: str, bits: int, level_low: int | None, level_high: int | None
 ) -> tuple[int, int, int]:
-    """(levels, level_low, level_high) per POT spec 6.1."""
+    """(levels, level_low, level_high), as POT computes them."""
     half = 2 ** (bits - 1)
     narrow = mode == "symmetric" and kind == "weights"
     low = level_low if level_low is not None else (-half + 1 if narrow else -half)

@@ -1,4 +1,4 @@
-"""Pipelines of compression algorithms (POT spec 1.10)."""
+"""Pipelines of compression algorithms."""
 
 from __future__ import annotations
 

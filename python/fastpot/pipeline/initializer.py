@@ -1,4 +1,4 @@
-"""``create_pipeline``: algorithms from a POT-style config list (spec 1.10)."""
+"""``create_pipeline``: algorithms from a POT-style config list."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ logger = logging.getLogger("fastpot.pipeline")
 
 
 class Pipeline:
-    """A sequence of algorithms applied to a model (POT spec 1.10).
+    """A sequence of algorithms applied to a model.
 
     Algorithms are grouped: whenever an algorithm that changes the FP32 model is appended,
     the statistics of the whole group are collected on the current model (one pass per

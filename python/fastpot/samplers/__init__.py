@@ -1,4 +1,4 @@
-"""Samplers: which loader items an engine runs, in which order and batch size (spec 1.6)."""
+"""Samplers: which loader items an engine runs, in which order and batch size."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``Sampler``, ``BatchSampler``, ``IndexSampler`` and ``create_sampler`` (POT spec 1.6)."""
+"""``Sampler``, ``BatchSampler``, ``IndexSampler`` and ``create_sampler``."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def create_sampler(
     seed: int = 0,
     batch_size: int = 1,
 ) -> Sampler:
-    """Sampler over `samples` items of the engine's loader (POT spec 1.6).
+    """Sampler over `samples` items of the engine's loader.
 
     An int (clipped to the loader's length, as POT did) takes the first `samples` items, or
     with `shuffle_data` a draw of Python's ``random`` seeded with `seed` (indices in drawn

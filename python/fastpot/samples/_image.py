@@ -61,11 +61,11 @@ def resize_bilinear(image: np.ndarray, width: int, height: int) -> np.ndarray:
         wx = wx[None, :]
     top = source[y0][:, x0] * (1 - wx) + source[y0][:, x1] * wx
     bottom = source[y1][:, x0] * (1 - wx) + source[y1][:, x1] * wx
-    result = top * (1 - wy) + bottom * wy
+    result: np.ndarray = top * (1 - wy) + bottom * wy
     if np.issubdtype(array.dtype, np.floating):
         return result
     info = np.iinfo(array.dtype) if np.issubdtype(array.dtype, np.integer) else None
-    rounded = np.rint(result)
+    rounded: np.ndarray = np.rint(result)
     if info is not None:
         rounded = np.clip(rounded, info.min, info.max)
     return rounded.astype(array.dtype)

@@ -85,7 +85,9 @@ class COCOLoader(DataLoader):
         self.labels: list[int] = []
         self.data, self.bbox = self.prepare_annotation()
 
-    def prepare_annotation(self) -> tuple[dict[int, dict[str, Any]], dict[Any, dict[str, list]]]:
+    def prepare_annotation(
+        self,
+    ) -> tuple[dict[int, dict[str, Any]], dict[Any, dict[str, list[Any]]]]:
         """Read the json: the images present in ``images_path`` and the boxes per image id."""
         try:
             with open(self.annotation_path, encoding="utf-8") as file:
@@ -113,7 +115,7 @@ class COCOLoader(DataLoader):
                 f"{self.images_path}: none of the {len(content['images'])} images of "
                 f"{self.annotation_path} is in this folder"
             )
-        boxes: dict[Any, dict[str, list]] = {}
+        boxes: dict[Any, dict[str, list[Any]]] = {}
         for entry in content["annotations"]:
             per_image = boxes.setdefault(
                 entry["image_id"], {"bbox": [], "category_id": [], "iscrowd": []}
@@ -175,7 +177,10 @@ def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - intersection
-    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+    iou: np.ndarray = np.divide(
+        intersection, union, out=np.zeros_like(intersection), where=union > 0
+    )
+    return iou
 
 
 class MAP(Metric):

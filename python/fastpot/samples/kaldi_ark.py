@@ -67,7 +67,8 @@ def _read_int32(stream: BinaryIO, path: str) -> int:
     data = stream.read(4)
     if len(data) != 4:
         raise ValueError(f"{path}: truncated integer")
-    return struct.unpack("<i", data)[0]
+    value: int = struct.unpack("<i", data)[0]
+    return value
 
 
 def _index(path: str) -> list[_Entry]:

@@ -166,7 +166,8 @@ def pad(boxes: np.ndarray, h: int, w: int) -> tuple[np.ndarray, ...]:
     y[top] = 1
 
     def zero_based(values: np.ndarray) -> np.ndarray:
-        return np.maximum(values - 1, 0).astype(int)
+        based: np.ndarray = np.maximum(values - 1, 0).astype(int)
+        return based
 
     return (
         zero_based(dy),
@@ -321,9 +322,10 @@ def calculate_iou(
         denominator = np.full_like(intersection, area(*box))
     else:
         denominator = area(*box) + area(*others.T) - intersection
-    return np.divide(
+    ratio: np.ndarray = np.divide(
         intersection, denominator, out=np.zeros_like(intersection), where=denominator != 0
     )
+    return ratio
 
 
 def calculate_tp(

@@ -1,6 +1,6 @@
 """``StatisticsCollector``: one inference pass serves every algorithm that can share it.
 
-Algorithms register :class:`StatRequest` objects with the sampler they want (POT spec 5.6).
+Algorithms register :class:`StatRequest` objects with the sampler they want.
 Requests of samplers of the same class and size are collected in one pass (POT merged them
 the same way, even when the index lists differ: the first registered sampler is used);
 identical requests share one accumulator. Statistics are taken on the model as it is when
@@ -317,13 +317,16 @@ def _compact(request: StatRequest) -> Any:
         if x.ndim < 2 or stat not in ("min", "max", "abs_max", "mean"):
             return np.array(x, copy=True)
         axes = reduced_axes(x)
+        reduced: np.ndarray  # keepdims=True: always an array
         if stat == "min":
-            return x.min(axis=axes, keepdims=True)
-        if stat == "max":
-            return x.max(axis=axes, keepdims=True)
-        if stat == "abs_max":
-            return np.abs(x).max(axis=axes, keepdims=True)
-        return x.mean(axis=axes, dtype=np.float64, keepdims=True).astype(x.dtype)
+            reduced = x.min(axis=axes, keepdims=True)
+        elif stat == "max":
+            reduced = x.max(axis=axes, keepdims=True)
+        elif stat == "abs_max":
+            reduced = np.abs(x).max(axis=axes, keepdims=True)
+        else:
+            reduced = x.mean(axis=axes, dtype=np.float64, keepdims=True).astype(x.dtype)
+        return reduced
 
     return fn
 
@@ -343,7 +346,8 @@ def _per_sample_nonfinite(tensor: Any) -> np.ndarray:
     x = np.asarray(tensor)
     if x.ndim == 0:
         return np.array([not np.isfinite(x)])
-    return ~np.isfinite(x.reshape(x.shape[0], -1)).all(axis=1)
+    flags: np.ndarray = ~np.isfinite(x.reshape(x.shape[0], -1)).all(axis=1)
+    return flags
 
 
 def _result(acc: Any, request: StatRequest) -> Any:

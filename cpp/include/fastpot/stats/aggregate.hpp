@@ -1,4 +1,4 @@
-// Aggregators (POT spec 5.3): combine per-sample statistics over samples (axis 0).
+// Aggregators: combine per-sample statistics over samples (axis 0).
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// Per-sample statistics (POT spec 5.1): one value per sample, or per sample and channel.
+// Per-sample statistics: one value per sample, or per sample and channel.
 #pragma once
 
 #include <cstdint>

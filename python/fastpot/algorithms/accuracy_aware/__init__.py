@@ -1,4 +1,4 @@
-"""AccuracyAwareQuantization: quantize, then revert the most harmful layers (POT spec 7.6)."""
+"""AccuracyAwareQuantization: quantize, then revert the most harmful layers."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""``AccuracyAwareQuantization``: quantize, then revert layers until the drop is met (spec 7.6).
+"""``AccuracyAwareQuantization``: quantize, then revert layers until the drop is met.
 
 Flow (POT's ``AccuracyAwareCommon``): FP32 baseline with per-sample values; quantize a copy
 with the base algorithm and evaluate it; optionally re-quantize with the mixed preset and
-grid-search range estimators and the bias-correction variant (spec 7.8); then greedily
+grid-search range estimators and the bias-correction variant; then greedily
 revert FakeQuantize groups, most harmful first, ranked on the samples that degrade most.
 
 Differences from POT, all deliberate:
@@ -193,7 +193,7 @@ def is_preset_performance(config: Mapping[str, Any]) -> bool:
         return True
     if "asymmetric" in (weights, activations):
         return False
-    return config.get("preset", "performance") == "performance"
+    return bool(config.get("preset", "performance") == "performance")
 
 
 def mixed_preset_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,7 +207,7 @@ def mixed_preset_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def grid_spaces(config: Mapping[str, Any]) -> list[list[tuple[str, dict[str, Any]]]]:
-    """Return the two search spaces of spec 7.8 as ``[(label, changes), ...]`` each.
+    """Return POT's two grid-search spaces as ``[(label, changes), ...]`` each.
 
     Space 1: weights min/max, or one of the nine activation min x max estimators; space 2:
     ``use_fast_bias`` true or false (applied on top of the best point of space 1).
@@ -251,7 +251,7 @@ def apply_changes(config: Mapping[str, Any], *changes: Mapping[str, Any]) -> dic
 class AccuracyAwareQuantization(Algorithm):
     """Quantize with a base algorithm, then revert layers to FP32 until the drop is met.
 
-    Parameters (POT's, spec 7.6): ``maximal_drop`` (0.01), ``drop_type`` (``absolute`` or
+    Parameters (POT's names and defaults): ``maximal_drop`` (0.01), ``drop_type`` (``absolute`` or
     ``relative``: a fraction of the baseline), ``max_iter_num`` (unlimited),
     ``ranking_subset_size`` (``min(len(loader), 300)``), ``metric_subset_ratio`` (0.5, used
     only when every metric has a ``baseline_value``), ``base_algorithm``
@@ -283,6 +283,11 @@ class AccuracyAwareQuantization(Algorithm):
 
     name = "AccuracyAwareQuantization"
     extra_params = AA_PARAMS | DefaultQuantization.extra_params
+
+    # Set by run(). The best state evaluated so far: (rank key, state, drops); only it is kept
+    # alive. The rank key is (excess drop, reverted layers, evaluation number).
+    _best: tuple[tuple[float, int, int], _State, dict[str, float]] | None
+    _evaluations_seen: int
 
     def __init__(self, config: Any, engine: Any) -> None:
         super().__init__(config, engine)
@@ -496,8 +501,7 @@ class AccuracyAwareQuantization(Algorithm):
         self._progress = progress_wanted()
         self.collector = CachingStatisticsCollector(self._engine)
         self._evaluator = Evaluator(self._engine, self._specs, self._progress)
-        # The best state evaluated so far: (rank key, state, drops); only it is kept alive.
-        self._best: tuple[tuple[float, int, int], _State, dict[str, float]] | None = None
+        self._best = None
         self._evaluations_seen = 0
         self._quantized_ops: list[str] | None = None
         self._algorithm_passes = 0

@@ -1,4 +1,4 @@
-"""Metrics, evaluations and node importance of AccuracyAwareQuantization (POT spec 7.6).
+"""Metrics, evaluations and node importance of AccuracyAwareQuantization.
 
 Per-sample values are matched by ``sample_id`` (the loader index with fastpot's IEEngine),
 never by position, so the comparison of two models stays aligned however the engine
@@ -68,6 +68,7 @@ def metric_specs(engine: Any, metrics_param: Any) -> list[MetricSpec]:
             "AccuracyAwareQuantization: metric.get_attributes() must return "
             f"{{name: {{'direction': ..., 'type': ...}}}}, got {type(attributes).__name__}"
         )
+    wanted: list[Mapping[str, Any]]
     if metrics_param in (None, {}, []):
         wanted = [{"name": name} for name in attributes]
     else:

@@ -1,10 +1,10 @@
-"""FakeQuantize groups and reverting layers to floating point (POT spec 7.6).
+"""FakeQuantize groups and reverting layers to floating point.
 
 A *group* starts from one FakeQuantize: walk down from it through agnostic operations to
 the operations it quantizes (the *layers*), then up from every layer's inputs through
 agnostic operations to every FakeQuantize feeding them, weights included. Reverting a group
 removes all of those FakeQuantize nodes and, for weighted layers, restores the bias that
-bias correction replaced and multiplies saturation-fixed weights back by 2 (spec 6.7), so a
+bias correction replaced and multiplies saturation-fixed weights back by 2, so a
 layer comes back to floating point together with all of its inputs.
 
 Every function takes an ``openvino.Model`` or a :class:`~fastpot.graph.CompressedModel`; in
@@ -16,7 +16,7 @@ sub-models.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import openvino as ov
@@ -37,7 +37,7 @@ __all__ = [
 # Between a weights constant's FakeQuantize and its layer there may be a Convert.
 _TRANSPARENT = frozenset({"Convert"})
 _FQ = "FakeQuantize"
-AnyModel = ov.Model | CompressedModel
+AnyModel: TypeAlias = ov.Model | CompressedModel
 
 
 def _views(model: Any) -> list[tuple[str, ov.Model]]:
@@ -122,8 +122,9 @@ def _detect_saturated(model: ov.Model) -> set[str]:
         fq = layer.weights_fq()
         if fq is None:
             continue
-        ranges = [source_constant(fq.input_value(i)) for i in range(1, 5)]
-        if any(r is None for r in ranges):
+        sources = [source_constant(fq.input_value(i)) for i in range(1, 5)]
+        ranges = [r for r in sources if r is not None]
+        if len(ranges) < len(sources):
             continue
         il, ih, ol, oh = (np.asarray(r.get_data(), dtype=np.float32) for r in ranges)
         if np.any(ih != 0) and np.array_equal(ol, 2 * il) and np.array_equal(oh, 2 * ih):

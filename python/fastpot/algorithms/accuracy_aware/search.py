@@ -1,4 +1,4 @@
-"""The greedy reverting loop of AccuracyAwareQuantization, independent of models (spec 7.6).
+"""The greedy reverting loop of AccuracyAwareQuantization, independent of models.
 
 Each iteration reverts the most important remaining FakeQuantize group of the current
 ranking and evaluates the result on the whole dataset. Then:

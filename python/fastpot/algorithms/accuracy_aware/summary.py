@@ -66,7 +66,8 @@ class Summary:
 
     def as_dict(self) -> dict[str, Any]:
         """Return a deep copy of the summary."""
-        return json.loads(json.dumps(self._data))
+        copy: dict[str, Any] = json.loads(json.dumps(self._data))
+        return copy
 
     def write(self, directory: str | os.PathLike[str]) -> Path:
         """Write the summary as JSON into `directory` (atomically); returns the file."""

@@ -1,4 +1,4 @@
-"""POT's statistic functions (spec 5.1-5.3), as thin wrappers over :mod:`fastpot.kernels`.
+"""POT's statistic functions, as thin wrappers over :mod:`fastpot.kernels`.
 
 * :mod:`.activations` — per-batch activation statistics, per tensor (``[N]``) or per channel
   (``[N, C]``);

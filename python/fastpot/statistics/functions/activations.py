@@ -1,4 +1,4 @@
-"""Activation statistics of one batch (POT spec 5.1), over :func:`fastpot.kernels.reduce_per_sample`.
+"""Activation statistics of one batch, over :func:`fastpot.kernels.reduce_per_sample`.
 
 ``x`` is one batch with the sample axis first. Per-tensor functions return one value per
 sample (``[N]``; a rank-1 input is one sample and gives ``[1]``). Per-channel functions keep

@@ -1,4 +1,4 @@
-"""Aggregators of per-batch statistics (POT spec 5.3), over :func:`fastpot.kernels.aggregate`.
+"""Aggregators of per-batch statistics, over :func:`fastpot.kernels.aggregate`.
 
 Input: the statistics of every batch, either a sequence of arrays ``[N_b, ...]`` (batches may
 differ in size) or one array ``[B, N, ...]``. ``mean`` averages inside each batch, then over
@@ -109,4 +109,5 @@ def hl_estimator(x: Any, **_: Any) -> np.ndarray:
 def batch_mean(x: Any, **_: Any) -> np.ndarray:
     """Mean over axis 0 keeping dims (used by bias correction): ``[1, ...]``."""
     array = as_float_array(x, "x")
-    return np.mean(array, axis=0, keepdims=True)
+    mean: np.ndarray = np.mean(array, axis=0, keepdims=True)
+    return mean

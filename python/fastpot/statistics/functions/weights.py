@@ -1,4 +1,4 @@
-"""Weight statistics (POT spec 5.2), over :func:`fastpot.kernels.reduce_per_sample`.
+"""Weight statistics, over :func:`fastpot.kernels.reduce_per_sample`.
 
 Per-tensor functions reduce the whole constant to one value; per-filter functions give one
 value per output channel (slices of axis 0). ``transpose=True`` swaps axes 0 and 1 first, for
@@ -47,38 +47,44 @@ def _prepare(weights: Any, transpose: bool) -> np.ndarray:
     return array
 
 
-def _per_tensor(weights: Any, stat: str, q: float | None, transpose: bool) -> np.ndarray:
+def _per_tensor(weights: Any, stat: str, q: float | None, transpose: bool) -> np.floating[Any]:
     array = _prepare(weights, transpose).reshape(1, -1)
-    return kernels.reduce_per_sample(array, stat, q=q)[0]
+    value: np.floating[Any] = kernels.reduce_per_sample(array, stat, q=q)[0]
+    return value
 
 
-def _per_filter(weights: Any, stat: str, q: float | None, transpose: bool) -> np.ndarray:
+def _per_filter(
+    weights: Any, stat: str, q: float | None, transpose: bool
+) -> np.ndarray | np.floating[Any]:
     array = _prepare(weights, transpose)
-    if array.ndim == 0:
-        return kernels.reduce_per_sample(array.reshape(1, 1), stat, q=q)[0]
+    if array.ndim == 0:  # one filter: its statistic is a scalar
+        value: np.floating[Any] = kernels.reduce_per_sample(array.reshape(1, 1), stat, q=q)[0]
+        return value
     return kernels.reduce_per_sample(array, stat, q=q)
 
 
 @compute_w_stats_fn_per_tensor.register("min")
-def min_per_tensor(weights: Any, transpose: bool = False, **_: Any) -> np.ndarray:
+def min_per_tensor(weights: Any, transpose: bool = False, **_: Any) -> np.floating[Any]:
     """Minimum of the whole constant."""
     return _per_tensor(weights, "min", None, transpose)
 
 
 @compute_w_stats_fn_per_tensor.register("max")
-def max_per_tensor(weights: Any, transpose: bool = False, **_: Any) -> np.ndarray:
+def max_per_tensor(weights: Any, transpose: bool = False, **_: Any) -> np.floating[Any]:
     """Maximum of the whole constant."""
     return _per_tensor(weights, "max", None, transpose)
 
 
 @compute_w_stats_fn_per_tensor.register("abs_max")
-def abs_max_per_tensor(weights: Any, transpose: bool = False, **_: Any) -> np.ndarray:
+def abs_max_per_tensor(weights: Any, transpose: bool = False, **_: Any) -> np.floating[Any]:
     """Maximum of ``abs(weights)``."""
     return _per_tensor(weights, "abs_max", None, transpose)
 
 
 @compute_w_stats_fn_per_tensor.register("quantile")
-def quantile_per_tensor(weights: Any, q: float, transpose: bool = False, **_: Any) -> np.ndarray:
+def quantile_per_tensor(
+    weights: Any, q: float, transpose: bool = False, **_: Any
+) -> np.floating[Any]:
     """Quantile `q` of the whole constant."""
     return _per_tensor(weights, "quantile", q, transpose)
 
@@ -86,31 +92,39 @@ def quantile_per_tensor(weights: Any, q: float, transpose: bool = False, **_: An
 @compute_w_stats_fn_per_tensor.register("abs_quantile")
 def abs_quantile_per_tensor(
     weights: Any, q: float, transpose: bool = False, **_: Any
-) -> np.ndarray:
+) -> np.floating[Any]:
     """Quantile `q` of ``abs(weights)``."""
     return _per_tensor(weights, "abs_quantile", q, transpose)
 
 
 @compute_w_stats_fn_per_filter.register("min")
-def min_per_filter(weights: Any, transpose: bool = False, **_: Any) -> np.ndarray:
+def min_per_filter(
+    weights: Any, transpose: bool = False, **_: Any
+) -> np.ndarray | np.floating[Any]:
     """Minimum of each output channel, ``[C_out]``."""
     return _per_filter(weights, "min", None, transpose)
 
 
 @compute_w_stats_fn_per_filter.register("max")
-def max_per_filter(weights: Any, transpose: bool = False, **_: Any) -> np.ndarray:
+def max_per_filter(
+    weights: Any, transpose: bool = False, **_: Any
+) -> np.ndarray | np.floating[Any]:
     """Maximum of each output channel, ``[C_out]``."""
     return _per_filter(weights, "max", None, transpose)
 
 
 @compute_w_stats_fn_per_filter.register("abs_max")
-def abs_max_per_filter(weights: Any, transpose: bool = False, **_: Any) -> np.ndarray:
+def abs_max_per_filter(
+    weights: Any, transpose: bool = False, **_: Any
+) -> np.ndarray | np.floating[Any]:
     """Maximum of ``abs(weights)`` of each output channel, ``[C_out]``."""
     return _per_filter(weights, "abs_max", None, transpose)
 
 
 @compute_w_stats_fn_per_filter.register("quantile")
-def quantile_per_filter(weights: Any, q: float, transpose: bool = False, **_: Any) -> np.ndarray:
+def quantile_per_filter(
+    weights: Any, q: float, transpose: bool = False, **_: Any
+) -> np.ndarray | np.floating[Any]:
     """Quantile `q` of each output channel, ``[C_out]``."""
     return _per_filter(weights, "quantile", q, transpose)
 
@@ -118,6 +132,6 @@ def quantile_per_filter(weights: Any, q: float, transpose: bool = False, **_: An
 @compute_w_stats_fn_per_filter.register("abs_quantile")
 def abs_quantile_per_filter(
     weights: Any, q: float, transpose: bool = False, **_: Any
-) -> np.ndarray:
+) -> np.ndarray | np.floating[Any]:
     """Quantile `q` of ``abs(weights)`` of each output channel, ``[C_out]``."""
     return _per_filter(weights, "abs_quantile", q, transpose)

@@ -15,9 +15,26 @@ from __future__ import annotations
 
 from contextlib import suppress
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openvino.tools.pot._unsupported import install_finder, missing_class
+
+if TYPE_CHECKING:  # the names _IMPLEMENTED resolves lazily, typed for static checkers
+    # `import X as X`: an explicit re-export (``__all__`` holds only POT's algorithm list).
+    from fastpot.algorithms import AccuracyAwareQuantization as AccuracyAwareQuantization
+    from fastpot.algorithms import ActivationChannelAlignment as ActivationChannelAlignment
+    from fastpot.algorithms import BiasCorrection as BiasCorrection
+    from fastpot.algorithms import DefaultQuantization as DefaultQuantization
+    from fastpot.algorithms import FastBiasCorrection as FastBiasCorrection
+    from fastpot.algorithms import MinMaxQuantization as MinMaxQuantization
+    from fastpot.api import DataLoader as DataLoader
+    from fastpot.api import Engine as Engine
+    from fastpot.api import Metric as Metric
+    from fastpot.engines import IEEngine as IEEngine
+    from fastpot.graph import compress_model_weights as compress_model_weights
+    from fastpot.graph import load_model as load_model
+    from fastpot.graph import save_model as save_model
+    from fastpot.pipeline.initializer import create_pipeline as create_pipeline
 
 install_finder()
 
