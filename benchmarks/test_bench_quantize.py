@@ -5,15 +5,30 @@ Group ``quantize|resnet_like xN``: plain ``ov.AsyncInferQueue`` inference of the
 ``Pipeline.run`` with DefaultQuantization (``performance`` preset, and the ``quantile``
 range-estimator preset), and, when NNCF is installed (``pip install ".[bench]"``),
 ``nncf.quantize`` on the same model and samples (its default, and its quantile range
-estimator). Every quantization case builds a fresh model outside the timing and is checked
-after the timing: its FakeQuantize count, and that the quantized model stays close to FP32.
+estimator; ``PERFORMANCE`` preset, ``CPU`` target as fastpot's). Every quantization case builds
+a fresh model outside the timing and is checked after the timing: its FakeQuantize count,
+that the quantized model stays close to FP32, and its accuracy on held-out samples that
+calibration did not see, recorded in ``extra_info`` the same way for both tools:
+
+- ``sqnr_db``: signal-to-quantization-noise ratio of the output against FP32 over all held-out
+  samples, ``10 log10(sum(ref**2) / sum((int8 - ref)**2))``;
+- ``top1_agreement``: fraction of held-out argmaxes (over the output's last axis, per sample
+  and position) that equal FP32's.
+
+Group ``quantize|zoo``: ``fastpot.quantize(model, items, subset_size=N)`` against
+``nncf.quantize(model, nncf.Dataset(items), subset_size=N, preset=PERFORMANCE,
+target_device=CPU)`` on each model of ``tests/data/zoo`` with its ``.npz`` items: the first
+half calibrates, the second half is held out (8 + 8 items in smoke mode).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import openvino as ov
@@ -21,10 +36,13 @@ import pytest
 
 import resnet_like
 from fastpot import load_model
+from fastpot import quantize as fastpot_quantize
 from fastpot.engines import IEEngine
 from fastpot.pipeline import create_pipeline
 
-SAMPLES = 8 if os.environ.get("FASTPOT_BENCH_SMALL") else 300
+SMALL = bool(os.environ.get("FASTPOT_BENCH_SMALL"))
+SAMPLES = 8 if SMALL else 300
+HELD_OUT = 4 if SMALL else 100  # ResNet-like samples from another seed than calibration's
 GROUP = f"quantize|resnet_like x{SAMPLES}"
 BASELINE = "plain AsyncInferQueue"
 CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "THROUGHPUT"}
@@ -34,6 +52,10 @@ FASTPOT_CASES = {
 }
 NNCF_CASES = ("nncf.quantize", "nncf.quantize quantile")
 HAVE_NNCF = importlib.util.find_spec("nncf") is not None
+ZOO = Path(__file__).resolve().parents[1] / "tests" / "data" / "zoo"
+ZOO_MODELS = sorted(json.loads((ZOO / "manifest.json").read_text())["models"])
+ZOO_SMALL_HALF = 8  # smoke mode: 8 calibration + 8 held-out items per zoo model
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +64,33 @@ def setup(tmp_path_factory) -> tuple[Path, np.ndarray]:
     xml = folder / "resnet_like.xml"
     ov.save_model(resnet_like.make_resnet_like(), xml, compress_to_fp16=False)
     return xml, resnet_like.make_samples(SAMPLES)
+
+
+@pytest.fixture(scope="module")
+def held_out(setup: tuple[Path, np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Held-out ResNet-like inputs (seed 2; calibration uses seed 1) and FP32's outputs."""
+    xml, _ = setup
+    feeds = list(resnet_like.make_samples(HELD_OUT, seed=2)[:, None])
+    return feeds, _outputs(ov.Core().read_model(xml), feeds)
+
+
+def _outputs(model: ov.Model, feeds: Sequence[Any]) -> np.ndarray:
+    """First output of `model` (compiled with f32 precision) on each feed, stacked."""
+    compiled = ov.Core().compile_model(model, "CPU", F32)
+    return np.stack([np.asarray(compiled(feed)[0], np.float64) for feed in feeds])
+
+
+def _accuracy(quantized: ov.Model, feeds: Sequence[Any], reference: np.ndarray) -> dict[str, Any]:
+    """SQNR (dB) and top-1 agreement of `quantized` against the FP32 `reference` outputs."""
+    got = _outputs(quantized, feeds)
+    noise = float(np.sum((got - reference) ** 2))
+    sqnr = 10.0 * np.log10(float(np.sum(reference**2)) / noise) if noise > 0 else float("inf")
+    agreement = float(np.mean(got.argmax(axis=-1) == reference.argmax(axis=-1)))
+    return {
+        "sqnr_db": round(sqnr, 3),
+        "top1_agreement": round(agreement, 4),
+        "held_out": len(feeds),
+    }
 
 
 def _fastpot(xml: Path, samples: np.ndarray, extra: dict):
@@ -69,7 +118,12 @@ def _nncf(xml: Path, samples: np.ndarray, quantile: bool):
             activations_range_estimator_params=RangeEstimatorParametersSet.MEAN_QUANTILE
         )
     return lambda: nncf.quantize(
-        model, dataset, subset_size=len(samples), advanced_parameters=advanced
+        model,
+        dataset,
+        subset_size=len(samples),
+        preset=nncf.QuantizationPreset.PERFORMANCE,
+        target_device=nncf.TargetDevice.CPU,
+        advanced_parameters=advanced,
     )
 
 
@@ -90,7 +144,7 @@ CASES = [BASELINE, *FASTPOT_CASES, *(NNCF_CASES if HAVE_NNCF else ())]
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_quantize(benchmark, setup, case: str) -> None:
+def test_quantize(benchmark, setup, held_out, case: str) -> None:
     xml, samples = setup
     benchmark.group = GROUP
     benchmark.extra_info.update(
@@ -125,3 +179,69 @@ def test_quantize(benchmark, setup, case: str) -> None:
     benchmark.pedantic(run, setup=setup_round, rounds=3, iterations=1, warmup_rounds=1)
     if results:
         _check(results[-1], xml, samples)
+        benchmark.extra_info.update(_accuracy(results[-1], *held_out))
+
+
+def _zoo_items(name: str) -> tuple[Path, list[Any], list[Any]]:
+    """A zoo model's IR and its ``.npz`` items split into calibration and held-out halves.
+
+    An item is the input array of one sample (batch 1), or ``{input name: array}`` for a
+    model with several inputs.
+    """
+    entry = json.loads((ZOO / "manifest.json").read_text())["models"][name]
+    names = [spec["name"] for spec in entry["inputs"]]
+    with np.load(ZOO / entry["calibration"]) as data:
+        arrays = {key: data[key] for key in names}
+    count = len(arrays[names[0]])
+    items: list[Any] = [
+        arrays[names[0]][i : i + 1]
+        if len(names) == 1
+        else {key: arrays[key][i : i + 1] for key in names}
+        for i in range(count)
+    ]
+    half = ZOO_SMALL_HALF if SMALL else count // 2
+    return ZOO / entry["xml"], items[:half], items[half : 2 * half]
+
+
+def _zoo_quantizer(tool: str, model: ov.Model, items: list[Any]) -> Callable[[], ov.Model]:
+    if tool == "fastpot.quantize":
+        return lambda: fastpot_quantize(model, items, subset_size=len(items), show_progress=False)
+    import nncf
+
+    return lambda: nncf.quantize(
+        model,
+        nncf.Dataset(items),
+        subset_size=len(items),
+        preset=nncf.QuantizationPreset.PERFORMANCE,
+        target_device=nncf.TargetDevice.CPU,
+    )
+
+
+NEEDS_NNCF = pytest.mark.skipif(not HAVE_NNCF, reason='nncf not installed (pip install ".[bench]")')
+ZOO_TOOLS = [pytest.param("fastpot.quantize"), pytest.param("nncf.quantize", marks=NEEDS_NNCF)]
+
+
+@pytest.mark.parametrize("tool", ZOO_TOOLS)
+@pytest.mark.parametrize("name", ZOO_MODELS)
+def test_quantize_zoo(benchmark: Any, name: str, tool: str) -> None:
+    xml, calibration, held = _zoo_items(name)
+    benchmark.group = "quantize|zoo"
+    benchmark.extra_info.update(
+        entry=f"{name} {tool}", model=name, tool=tool, calibration=len(calibration)
+    )
+    holder: dict[str, Callable[[], ov.Model]] = {}
+    results: list[ov.Model] = []
+
+    def setup_round() -> tuple[tuple[()], dict[str, Any]]:
+        holder["fn"] = _zoo_quantizer(tool, ov.Core().read_model(xml), calibration)
+        return (), {}
+
+    def run() -> None:
+        results.append(holder["fn"]())
+
+    benchmark.pedantic(run, setup=setup_round, rounds=3, iterations=1, warmup_rounds=1)
+    quantized = results[-1]
+    assert any(op.get_type_name() == "FakeQuantize" for op in quantized.get_ops())
+    accuracy = _accuracy(quantized, held, _outputs(ov.Core().read_model(xml), held))
+    benchmark.extra_info.update(accuracy)
+    assert accuracy["sqnr_db"] > 3.0, accuracy  # INT8 noise well below the signal on every model
