@@ -11,14 +11,15 @@ Each iteration draws, from its own seed ``(seed, iteration)``:
   views are *misaligned* for their dtype), viewed with random steps, negative steps,
   transposes and zero (broadcast) strides;
 * values: normal, tiny, huge, ties, and +-inf / NaN / +-0 / subnormals sprinkled in;
-* parameters: statistic, aggregator, channel axis, q, fq_params mode/kind/bits/levels, valid
-  or not; and the kernels' thread budget.
+* parameters: statistic, aggregator, channel axis, q, extremes' k, fq_params
+  mode/kind/bits/levels, valid or not; and the kernels' thread budget.
 
 Checks: invalid calls raise ``TypeError`` or ``ValueError`` (anything else fails); valid calls
 return the expected shape and dtype and the same values as the same call on an aligned,
 C-contiguous copy (bit for bit, except sums: mean within float rounding), and for small inputs
 the values of the NumPy reference (:mod:`fastpot.kernels.reference`). Accumulators are fed
-from two threads at once, merged, copied and pickled.
+from two threads at once, merged, copied and pickled; sample recorders (a statistic or
+extremes) are fed from two threads at once.
 
 Exit status 1 on the first failed check (with the iteration to replay: ``--only N``).
 """
@@ -369,6 +370,84 @@ def fuzz_fq_params(rng: np.random.Generator) -> None:
         raise FuzzFailure(f"{what}: levels {got[2:]} != {want[2:]}")
 
 
+def fuzz_extremes(rng: np.random.Generator, x: np.ndarray) -> None:
+    """One extremes_per_sample call, checked against the aligned copy and sorting."""
+    axis, axis_ok = _channel_axis(rng, x.ndim)
+    size = x.size // x.shape[0] if x.ndim and x.shape[0] else 0
+    if axis_ok and axis is not None and size:
+        size //= x.shape[axis % x.ndim]
+    k = int(rng.integers(1, size + 1)) if size else 1
+    if rng.random() < 0.1:
+        k = int(rng.choice([0, -1, size + 1, 2**40]))
+    elif rng.random() < 0.5:
+        k = min(size, int(np.floor(1e-3 * max(size - 1, 0))) + 3) or 1
+    what = f"extremes_per_sample({x.dtype}, shape={x.shape}, strides={x.strides}, k={k}, {axis})"
+    if not (axis_ok and 1 <= k <= size):
+        _expect_error(lambda: _core.extremes_per_sample(x, k, axis), what)
+        return
+    bottom, top, n = _call(lambda: _core.extremes_per_sample(x, k, axis), what)
+    norm = None if axis is None else axis % x.ndim
+    shape = (x.shape[0], k) if norm is None else (x.shape[0], x.shape[norm], k)
+    for got in (bottom, top):
+        if got.shape != shape or got.dtype != _result_dtype(x.dtype) or n != size:
+            raise FuzzFailure(f"{what}: got {got.shape} {got.dtype} size {n}")
+    twin = np.ascontiguousarray(x)
+    want_bottom, want_top, _ = _core.extremes_per_sample(twin, k, axis)
+    _same(bottom, want_bottom, what + " bottom vs aligned copy")
+    _same(top, want_top, what + " top vs aligned copy")
+    if x.size <= SMALL_ELEMENTS:
+        ref_bottom, ref_top, _ = reference.extremes_per_sample(x, k, norm)
+        _same(bottom, ref_bottom, what + " bottom vs reference")
+        _same(top, ref_top, what + " top vs reference")
+
+
+def fuzz_recorder(rng: np.random.Generator, batches: list[np.ndarray]) -> None:
+    """Feed a SampleRecorder (a statistic or extremes) from two threads; check what it kept."""
+    axis, axis_ok = _channel_axis(rng, batches[0].ndim)
+    stat = str(rng.choice(["extremes", "min", "max", "abs_max"]))
+    what = f"SampleRecorder({stat}, {axis}) on {[b.shape for b in batches]}"
+    if not axis_ok:
+        rec = _core.SampleRecorder(stat, axis) if axis != 0 else None
+        if rec is not None:
+            _expect_error(lambda: rec.update(batches[0]), what)
+        return
+    recorder = _call(lambda: _core.SampleRecorder(stat, axis), what)
+    errors: list[BaseException] = []
+
+    def feed(items: list[np.ndarray]) -> None:
+        for b in items:
+            try:
+                recorder.update(b)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    half = len(batches) // 2
+    threads = [
+        threading.Thread(target=feed, args=(part,)) for part in (batches[:half], batches[half:])
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bad = [e for e in errors if not isinstance(e, EXPECTED_ERRORS)]
+    if bad:
+        raise FuzzFailure(f"{what}: raised {type(bad[0]).__name__}: {bad[0]}")
+    if errors or recorder.channels < 0:
+        return
+    if sorted(recorder.lengths) != sorted(b.shape[0] if b.ndim else 1 for b in batches):
+        raise FuzzFailure(f"{what}: lengths {recorder.lengths}")
+    if not recorder.consistent:
+        return
+    if stat == "extremes":
+        low, high = _call(recorder.extremes, what)
+        if low.shape != high.shape or low.shape[0] != recorder.samples:
+            raise FuzzFailure(f"{what}: shapes {low.shape} {high.shape}")
+    else:
+        values = _call(recorder.values, what)
+        if values.shape[0] != recorder.samples:
+            raise FuzzFailure(f"{what}: shape {values.shape}")
+
+
 def fuzz_misuse(rng: np.random.Generator) -> None:
     """Rejected inputs and argument types."""
     bad = _weird_array(rng)
@@ -376,6 +455,9 @@ def fuzz_misuse(rng: np.random.Generator) -> None:
     _expect_error(lambda: _core.reduce_per_sample(bad, "max", None, 0.0), "reduce " + what)
     _expect_error(lambda: _core.min_max_per_sample(bad, None), "min_max " + what)
     _expect_error(lambda: _core.aggregate(bad, "median"), "aggregate " + what)
+    _expect_error(lambda: _core.extremes_per_sample(bad, 1, None), "extremes " + what)
+    if bad.ndim:  # a recorder takes a 0-d tensor as one sample
+        _expect_error(lambda: _core.SampleRecorder("extremes").update(bad), "recorder " + what)
     acc = _core.StatisticAccumulator("max", "mean", None, 0.0)
     _expect_error(lambda: acc.update(bad), "update " + what)
     _expect_error(lambda: _core.reduce_per_sample([1.0, 2.0], "max", None, 0.0), "list input")
@@ -424,9 +506,12 @@ def iteration(seed: int, i: int) -> str:
     dtype = FLOATS[int(rng.integers(3))]
     shape = _shape(rng, big)
     x = _view(rng, shape, dtype, big)
-    if r < 0.6:
+    if r < 0.5:
         fuzz_reduce(rng, x, big)
         return "reduce"
+    if r < 0.6:
+        fuzz_extremes(rng, x)
+        return "extremes"
     if r < 0.8:
         fuzz_aggregate(rng, x if not big else x.reshape(x.shape[0], -1)[:, :256])
         return "aggregate"
@@ -436,6 +521,9 @@ def iteration(seed: int, i: int) -> str:
         n = int(rng.integers(1, 5))
         other = rest if rng.random() < 0.9 else tuple(s + 1 for s in rest)
         batches.append(_view(rng, (n, *other), dtype, False))
+    if rng.random() < 0.3:
+        fuzz_recorder(rng, batches)
+        return "recorder"
     fuzz_accumulator(rng, batches)
     return "accumulator"
 

@@ -11,6 +11,7 @@ namespace py = pybind11;
 namespace fastpot::python {
 void register_stats(py::module_& m);
 void register_fake_quantize(py::module_& m);
+void register_extremes(py::module_& m);
 }  // namespace fastpot::python
 
 PYBIND11_MODULE(_core, m) {
@@ -30,4 +31,5 @@ PYBIND11_MODULE(_core, m) {
         "Set the kernels' thread budget (n <= 0 restores the default).");
   fastpot::python::register_stats(m);
   fastpot::python::register_fake_quantize(m);
+  fastpot::python::register_extremes(m);
 }

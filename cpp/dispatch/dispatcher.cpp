@@ -37,14 +37,16 @@ bool is_float(const ov::element::Type& t) {
   return t == ov::element::f32 || t == ov::element::f16 || t == ov::element::f64;
 }
 
-// max(-lo, hi) element by element with NumPy's NaN propagation (np.maximum).
+// max(-lo, hi) element by element with NumPy's NaN propagation (np.maximum). Adding +0.0
+// turns a zero of either sign into +0.0 (and changes nothing else), as max|x| of all-zero
+// data is +0.0 in the reference (np.abs(x).max()).
 template <class T>
 void neg_max(const T* lo, const T* hi, std::size_t n, T* out) {
   for (std::size_t i = 0; i < n; ++i) {
     const T a = -lo[i];
     const T b = hi[i];
     out[i] = (std::isnan(a) || std::isnan(b)) ? std::numeric_limits<T>::quiet_NaN()
-                                              : (a < b ? b : a);
+                                              : (a < b ? b : a) + T(0);
   }
 }
 
@@ -89,7 +91,8 @@ void dispatcher::begin(std::vector<feed> feeds, std::vector<std::size_t> keep) {
   }
   const std::size_t outputs = compiled_.outputs().size();
   for (const feed& f : feeds) {
-    if (f.accumulator == nullptr) throw invalid_argument("feeds: missing accumulator");
+    if ((f.accumulator == nullptr) == (f.recorder == nullptr))
+      throw invalid_argument("feeds: each feed needs an accumulator or a recorder");
     for (std::size_t index : {f.a, f.b}) {
       if (index >= outputs)
         throw invalid_argument("feeds: output " + std::to_string(index) + " out of range (the "
@@ -198,9 +201,13 @@ void dispatcher::on_complete(slot& s, std::exception_ptr error) noexcept {
     std::vector<float> scratch32;
     std::vector<double> scratch64;
     for (const feed& f : feeds_) {
+      auto consume = [&](const array_view& v) {
+        if (f.accumulator != nullptr) r.reduced.push_back(f.accumulator->reduce(v));
+        else r.recorded.push_back(f.recorder->reduce(v));
+      };
       const ov::Tensor a = s.request.get_output_tensor(f.a);
       if (f.what == feed::kind::tensor) {
-        r.reduced.push_back(f.accumulator->reduce(view_of(a)));
+        consume(view_of(a));
         continue;
       }
       const ov::Tensor b = s.request.get_output_tensor(f.b);
@@ -211,13 +218,11 @@ void dispatcher::on_complete(slot& s, std::exception_ptr error) noexcept {
       if (a.get_element_type() == ov::element::f64) {
         scratch64.resize(a.get_size());
         neg_max(a.data<const double>(), b.data<const double>(), a.get_size(), scratch64.data());
-        r.reduced.push_back(f.accumulator->reduce(
-            array_view::contiguous(scratch64.data(), dtype::float64, std::move(shape))));
+        consume(array_view::contiguous(scratch64.data(), dtype::float64, std::move(shape)));
       } else if (a.get_element_type() == ov::element::f32) {
         scratch32.resize(a.get_size());
         neg_max(a.data<const float>(), b.data<const float>(), a.get_size(), scratch32.data());
-        r.reduced.push_back(f.accumulator->reduce(
-            array_view::contiguous(scratch32.data(), dtype::float32, std::move(shape))));
+        consume(array_view::contiguous(scratch32.data(), dtype::float32, std::move(shape)));
       } else {
         throw std::runtime_error("abs_max: float16 in-graph reductions are not supported");
       }
@@ -255,7 +260,11 @@ void dispatcher::fold_ready() {
   // up exactly as a synchronous loop leaves them (sums included).
   for (auto it = pending_.begin(); it != pending_.end() && it->first == next_fold_;
        it = pending_.erase(it), ++next_fold_) {
-    for (std::size_t i = 0; i < feeds_.size(); ++i) feeds_[i].accumulator->add(it->second.reduced[i]);
+    std::size_t reduced = 0, recorded = 0;
+    for (const feed& f : feeds_) {
+      if (f.accumulator != nullptr) f.accumulator->add(it->second.reduced[reduced++]);
+      else f.recorder->add(std::move(it->second.recorded[recorded++]));
+    }
     if (!keep_.empty()) outputs_.emplace(it->first, std::move(it->second.kept));
   }
 }

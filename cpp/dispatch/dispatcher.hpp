@@ -17,19 +17,22 @@
 #include <vector>
 
 #include "fastpot/stats/accumulator.hpp"
+#include "fastpot/stats/recorder.hpp"
 
 namespace fastpot::dispatch {
 
-// What one accumulator is fed from, per batch.
+// What one accumulator (or recorder) is fed from, per batch.
 struct feed {
   enum class kind {
-    tensor,   // accumulator.reduce(output a): an exported activation or an in-graph reduction
-    abs_max,  // accumulator.reduce(max(-output a, output b)): in-graph min (a) and max (b)
+    tensor,   // target.reduce(output a): an exported activation or an in-graph reduction
+    abs_max,  // target.reduce(max(-output a, output b)): in-graph min (a) and max (b)
   };
   kind what = kind::tensor;
   std::size_t a = 0;
   std::size_t b = 0;
-  statistic_accumulator* accumulator = nullptr;  // not owned; outlives the run
+  // Exactly one of the two is set; not owned, outlives the run.
+  statistic_accumulator* accumulator = nullptr;
+  sample_recorder* recorder = nullptr;
 };
 
 // A model output copied out of a request for the caller (metric inputs).
@@ -92,7 +95,8 @@ class dispatcher {
     bool done = false;  // its callback has finished
   };
   struct batch_result {
-    std::vector<statistic_accumulator::reduced_batch> reduced;
+    std::vector<statistic_accumulator::reduced_batch> reduced;  // accumulator feeds, in order
+    std::vector<sample_recorder::batch> recorded;               // recorder feeds, in order
     std::vector<kept_output> kept;
   };
 

@@ -91,10 +91,16 @@ struct py_dispatcher {
       else throw fastpot::invalid_argument("feeds: unknown kind '" + kind + "'");
       f.a = t[1].cast<std::size_t>();
       f.b = t[2].cast<std::size_t>();
-      try {
-        f.accumulator = t[3].cast<fastpot::statistic_accumulator*>();
-      } catch (const py::cast_error&) {
-        throw fastpot::type_error("feeds: the accumulator must be a fastpot._core.StatisticAccumulator");
+      if (py::isinstance<fastpot::sample_recorder>(t[3])) {
+        f.recorder = t[3].cast<fastpot::sample_recorder*>();
+      } else {
+        try {
+          f.accumulator = t[3].cast<fastpot::statistic_accumulator*>();
+        } catch (const py::cast_error&) {
+          throw fastpot::type_error(
+              "feeds: the accumulator must be a fastpot._core.StatisticAccumulator or "
+              "fastpot._core.SampleRecorder");
+        }
       }
       refs.emplace_back(py::reinterpret_borrow<py::object>(t[3]));
       parsed.push_back(f);

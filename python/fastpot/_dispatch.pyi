@@ -2,7 +2,8 @@
 
 The asynchronous inference dispatcher: compiles an IR with the OpenVINO C++ runtime, keeps
 ``requests`` infer requests in flight, and in each completion callback (an OpenVINO thread,
-no GIL) reduces the requested outputs into ``fastpot._core.StatisticAccumulator`` objects,
+no GIL) reduces the requested outputs into ``fastpot._core.StatisticAccumulator`` objects
+(or records them into ``fastpot._core.SampleRecorder`` objects),
 folding batches in submission order.
 """
 
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fastpot._core import StatisticAccumulator
+from fastpot._core import SampleRecorder, StatisticAccumulator
 
 openvino_version: str
 
@@ -32,7 +33,7 @@ class Dispatcher:
     def callback_seconds(self) -> float: ...
     def begin(
         self,
-        feeds: list[tuple[str, int, int, StatisticAccumulator]],
+        feeds: list[tuple[str, int, int, StatisticAccumulator | SampleRecorder]],
         keep: Sequence[int] = ...,
     ) -> None: ...
     def submit(self, inputs: Sequence[np.ndarray]) -> int: ...

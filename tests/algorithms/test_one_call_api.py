@@ -557,3 +557,28 @@ def test_accuracy_control_report_is_written(tmp_path, labelled, max_drop, revert
     assert report["accuracy_aware"]["baseline"] == {"top1": 1.0}  # named after _top1
     default = quantize(XML, labelled[:20], transform_fn=lambda it: it[0], show_progress=False)
     assert (set(_fq_names(result)) < set(_fq_names(default))) == reverts
+
+
+def test_cache_dir_serves_another_range_estimator_without_inference(
+    images: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm store (``cache_dir``) serves a re-run with another estimator: no inference."""
+    monkeypatch.delenv("FASTPOT_CACHE_DIR", raising=False)
+    data = list(images[:SUBSET])
+    quantile = {"range_estimator": {"preset": "quantile"}}
+    expected = quantize(XML, data, subset_size=SUBSET, advanced_parameters=quantile)
+    quantize(XML, data, subset_size=SUBSET, cache_dir=tmp_path)  # cold: fills the store
+    assert any(tmp_path.rglob("*.npz")), "the cold run stored nothing"
+
+    calls = []
+    for name in ("_run", "_collect_dispatched"):
+        original = getattr(IEEngine, name)
+
+        def counted(*args, _original=original, **kwargs):
+            calls.append(1)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(IEEngine, name, counted)
+    warm = quantize(XML, data, subset_size=SUBSET, cache_dir=tmp_path, advanced_parameters=quantile)
+    assert not calls, "the warm run inferred"
+    _assert_same_model(warm, expected)

@@ -3,7 +3,8 @@
 Hypothesis draws shapes, dtypes (float16/32/64), layouts (steps, negative steps, transposes,
 zero strides), alignments (views at any byte offset of a ``bytearray``, so most float arrays
 are misaligned) and values (finite ones over the dtype's range, with +-inf, NaN and signed
-zeros mixed in), then checks ``reduce_per_sample``, ``min_max_per_sample``, ``aggregate``,
+zeros mixed in), then checks ``reduce_per_sample``, ``min_max_per_sample``,
+``extremes_per_sample``, ``aggregate``,
 ``StatisticAccumulator`` (update / merge / result) and ``fq_params`` on every backend
 against :mod:`fastpot.kernels.reference`, the oracle that defines the NaN / inf semantics.
 
@@ -223,6 +224,28 @@ def test_min_max_per_sample_backends_agree(data):
         for name, g, w in zip(("min", "max", "abs_max"), got, want, strict=True):
             what = f"[{backend} min_max_per_sample.{name} axis={axis} {x.dtype} {x.strides}]"
             assert_agree(g, w, what, exact=True)
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_extremes_per_sample_backends_agree(data):
+    x = data.draw(arrays(), label="x")
+    axis = data.draw(channel_axes(x.ndim), label="channel_axis")
+    norm = None if axis is None else axis % x.ndim
+    size = x.size // x.shape[0] // (1 if norm is None else x.shape[norm])
+    k = data.draw(st.integers(min_value=1, max_value=size), label="k")
+    want = reference.extremes_per_sample(x, k, norm)
+    aligned = np.ascontiguousarray(x)
+    for backend in BACKENDS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = kernels.extremes_per_sample(x, k, channel_axis=axis, backend=backend)
+            again = kernels.extremes_per_sample(aligned, k, channel_axis=axis, backend=backend)
+        assert got.size == size
+        for name, g, w, a in zip(("bottom", "top"), got[:2], want[:2], again[:2], strict=True):
+            what = f"[{backend} extremes.{name} k={k} axis={axis} {x.dtype} {x.strides}]"
+            assert_agree(g, w, what, exact=True)
+            assert_agree(g, a, what + " vs aligned copy", exact=True)
 
 
 def _misaligned_copy(values: np.ndarray, offset: int) -> np.ndarray:

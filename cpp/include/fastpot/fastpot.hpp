@@ -11,4 +11,6 @@
 #include "fastpot/parallel.hpp"
 #include "fastpot/stats/accumulator.hpp"
 #include "fastpot/stats/aggregate.hpp"
+#include "fastpot/stats/extremes.hpp"
+#include "fastpot/stats/recorder.hpp"
 #include "fastpot/stats/reduce.hpp"

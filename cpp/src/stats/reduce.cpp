@@ -318,8 +318,9 @@ void minmax_outputs(const array_view& x, const reduction_layout& l, output_view*
     const bool bad = acc.nan[g] != 0;
     if (lo) detail::store(*lo, g, bad ? nan : acc.lo[g]);
     if (hi) detail::store(*hi, g, bad ? nan : acc.hi[g]);
-    // max|x| == max(max x, -min x) exactly: negation is exact.
-    if (abs_hi) detail::store(*abs_hi, g, bad ? nan : std::max(acc.hi[g], -acc.lo[g]));
+    // max|x| == max(max x, -min x) exactly: negation is exact. + 0 makes a zero +0.0 (a
+    // tie of -0.0 and +0.0 may keep either), as |x| is in the reference.
+    if (abs_hi) detail::store(*abs_hi, g, bad ? nan : std::max(acc.hi[g], -acc.lo[g]) + C(0));
   }
 }
 

@@ -138,6 +138,11 @@ def build_parser(prog: str = "pot") -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-source", help="image folder or .txt list of images for the simplified engine"
     )
+    parser.add_argument(
+        "--cache-dir",
+        help="statistics store folder: a re-run over the same model and data reuses the "
+        "statistics instead of inferring (default: $FASTPOT_CACHE_DIR, else no store)",
+    )
     return parser
 
 
@@ -294,6 +299,8 @@ def app(argv: Sequence[str], prog: str = "pot") -> dict[str, Any]:
     args = parser.parse_args(list(argv))
     _check_arguments(parser, args)
     config = _load_config(args)
+    if args.cache_dir:  # the statistics store (fastpot.statistics.store)
+        config["engine"]["cache_dir"] = args.cache_dir
 
     run_dir = _run_directory(args.output_dir, args.direct_dump, config)
     created = _new_directories(run_dir)

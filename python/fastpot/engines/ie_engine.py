@@ -33,6 +33,7 @@ from fastpot.api.data_loader import DataLoader
 from fastpot.api.engine import Engine
 from fastpot.api.metric import Metric, check_metric_formats
 from fastpot.compat.pot_engine import PotEngineSurface
+from fastpot.engines.ray_executor import check_executor_config, create_executor
 from fastpot.graph._graph import GraphView
 from fastpot.graph.model import CompressedModel
 from fastpot.graph.value_range import nonnegative_outputs
@@ -160,6 +161,15 @@ def check_engine_config(config: Any, place: str, core: ov.Core | None = None) ->
                 else ""
             )
             raise ValueError(f"{place}.{key}: {value} must not be negative{meaning}")
+    check_executor_config(config.get("executor"), place)
+    cache_dir = config.get("cache_dir")
+    if isinstance(cache_dir, Mapping) and not cache_dir:
+        cache_dir = None  # an absent key of an addict-style config
+    if cache_dir not in (None, False) and not isinstance(cache_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"{place}.cache_dir: expected a folder path (or None / '' for no store), "
+            f"got {cache_dir!r}"
+        )
     if core is not None and "device" in config:
         check_device(config["device"], core, place)
 
@@ -226,7 +236,10 @@ class IEEngine(PotEngineSurface, Engine):
     config : dict
         ``device`` (required), ``stat_requests_number``, ``eval_requests_number``
         (``1``: synchronous; ``None``/``0``: asynchronous with the device's optimal number
-        of requests; ``n``: asynchronous with n), ``batch_dim`` (default 0).
+        of requests; ``n``: asynchronous with n), ``batch_dim`` (default 0), ``cache_dir``
+        (a folder for the on-disk statistics store, :mod:`fastpot.statistics.store`;
+        default: the environment variable ``FASTPOT_CACHE_DIR``, else no store; ``""``
+        turns it off).
     data_loader : DataLoader, optional
     metric : Metric, optional
 
@@ -260,6 +273,8 @@ class IEEngine(PotEngineSurface, Engine):
         "stat_requests_number",
         "eval_requests_number",
         "batch_dim",
+        "executor",
+        "cache_dir",
     )
 
     def __init__(
@@ -280,6 +295,10 @@ class IEEngine(PotEngineSurface, Engine):
         self._compiled: dict[tuple[Any, ...], tuple[Any, dict[Any, int]]] = {}
         self._dispatchers: dict[tuple[Any, ...], tuple[Any, dict[Any, int]]] = {}
         self._batch_dim = int(self.config.get("batch_dim", 0) or 0)
+        # "executor": {"type": "ray", ...}: inference passes run on Ray workers.
+        self._executor = create_executor(
+            self.config.get("executor"), f"{owner} config", self.config
+        )
 
     # ---- model ---------------------------------------------------------------------------
 
@@ -882,7 +901,13 @@ class IEEngine(PotEngineSurface, Engine):
         requests = self._requests_number(
             for_statistics=bool(stats_layout) and not self.calculate_metrics
         )
-        self._run(sampler, extra, requests, on_result, print_progress, "inference")
+        if self._executor is not None:
+            outputs = len(model_outputs) if use_metric else 0
+            self._executor.run(
+                self, sampler, extra, on_result, outputs, print_progress, "inference"
+            )
+        else:
+            self._run(sampler, extra, requests, on_result, print_progress, "inference")
 
         stats: dict[NodeKey, dict[str, list[Any]]] = {}
         for node, by_name in per_batch_stats.items():
@@ -1026,6 +1051,9 @@ class IEEngine(PotEngineSurface, Engine):
                 else:
                     plan.append((acc, "tensor", (need(keys[stat]),)))
 
+        if self._executor is not None:
+            self._executor.collect_statistics(self, plan, extra, sampler, print_progress)
+            return
         requests = self._requests_number(for_statistics=True)
         if _dispatch_module() is not None and all(_native(acc) is not None for acc, *_ in plan):
             self._collect_dispatched(plan, extra, sampler, requests, print_progress)
@@ -1041,7 +1069,7 @@ class IEEngine(PotEngineSurface, Engine):
             for acc, kind, keys in plan:
                 if kind == "abs_max":  # max|x| == max(-min x, max x) exactly
                     low, high = (read(request, index, k) for k in keys)
-                    acc.update(np.maximum(-low, high))
+                    acc.update(_neg_max(low, high))
                 else:
                     acc.update(read(request, index, keys[0]))
 
@@ -1195,10 +1223,28 @@ def _c_contiguous(array: np.ndarray) -> np.ndarray:
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
+def _neg_max(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Return ``max(-low, high)`` exactly as the C++ dispatcher forms it.
+
+    A NaN in either gives NaN, and a zero is +0.0 (``max|x|`` of all-zero data is +0.0, as
+    ``np.abs(x).max()``): the Python and the dispatched paths feed abs_max accumulators the
+    same bits.
+    """
+    neg = -low
+    with np.errstate(invalid="ignore"):
+        out = np.where(neg < high, high, neg) + high.dtype.type(0)  # -0.0 + 0.0 is +0.0
+    return np.where(np.isnan(high), high, out)
+
+
 def _native(acc: Any) -> Any:
-    """Return the C++ state of a :class:`fastpot.kernels.StatisticAccumulator`, or None."""
+    """Return the C++ state of a :class:`fastpot.kernels.StatisticAccumulator`, or None.
+
+    The statistics superset's recorders (:mod:`fastpot.statistics.superset`) hand over
+    their ``native_recorder`` (a ``fastpot._core.SampleRecorder``), which the dispatcher
+    feeds as it feeds accumulators.
+    """
     if type(acc) is not StatisticAccumulator:
-        return None
+        return getattr(acc, "native_recorder", None)
     return getattr(acc, "_native", None)
 
 

@@ -35,6 +35,7 @@ nothing is copied, except for misaligned ``fq_params`` ranges, which are tiny.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Protocol, cast
 
 import numpy as np
@@ -53,10 +54,13 @@ from fastpot.kernels.accumulator import StatisticAccumulator
 __all__ = [
     "BACKENDS",
     "CAPABILITIES",
+    "ExtremeValues",
     "FQParams",
     "StatisticAccumulator",
     "aggregate",
     "available_backends",
+    "extremes_count",
+    "extremes_per_sample",
     "fq_params",
     "min_max_per_sample",
     "reduce_per_sample",
@@ -74,6 +78,10 @@ class _Backend(Protocol):
     def min_max_per_sample(
         self, x: np.ndarray, channel_axis: int | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def extremes_per_sample(
+        self, x: np.ndarray, k: int, channel_axis: int | None
+    ) -> tuple[np.ndarray, np.ndarray, int]: ...
 
     def aggregate(self, values: np.ndarray, how: str) -> np.ndarray: ...
 
@@ -143,6 +151,65 @@ def min_max_per_sample(
     x = _v.check_array(x, "x")
     axis = _v.check_channel_axis(channel_axis, x.ndim)
     return _impl(backend).min_max_per_sample(x, axis)
+
+
+class ExtremeValues(NamedTuple):
+    """Each group's ``k`` smallest and ``k`` largest values (ascending) and its value count."""
+
+    bottom: np.ndarray
+    top: np.ndarray
+    size: int
+
+
+def extremes_count(size: int, bound: float) -> int:
+    """Values to keep on each side of a group of `size` for quantiles up to `bound`.
+
+    ``min(size, floor(bound * (size - 1)) + 3)``: the linear quantile at ``q`` reads the
+    values of rank ``floor(q * (size - 1))`` and the next one, which lie among the
+    ``floor(bound * (size - 1)) + 2`` extreme values on that side when
+    ``min(q, 1 - q) <= bound``; one more absorbs the rounding of ``q = 1 - bound``.
+    """
+    if not 0.0 <= bound <= 0.5:
+        raise ValueError(f"bound: {bound} is outside [0, 0.5]")
+    return min(size, math.floor(bound * max(size - 1, 0)) + 3)
+
+
+def extremes_per_sample(
+    x: np.ndarray, k: int, *, channel_axis: int | None = None, backend: str = "auto"
+) -> ExtremeValues:
+    """Return the ``k`` smallest and ``k`` largest values of every sample (or sample, channel).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        float16, float32 or float64 array ``[N, ...]``; any strides, any alignment (views
+        are not copied).
+    k : int
+        Values per side, ``1 <= k <=`` the values of each group.
+    channel_axis : int, optional
+        Keep this axis (>= 1, or negative from the end): groups are ``(sample, channel)``.
+    backend : str
+        ``"auto"``, ``"cpp"``, ``"numba"`` or ``"numpy"``.
+
+    Returns
+    -------
+    ExtremeValues
+        ``bottom`` and ``top``: ``[N, k]`` (or ``[N, C, k]``), ascending, float64 for float64
+        input, float32 otherwise: exactly the first and the last ``k`` values of the sorted
+        group (``-0.0`` and ``+0.0`` are equal, so which of two equal zeros is kept is not
+        specified, as in a sort). ``size``: the values of each group. A group holding a NaN
+        has NaN in all of its ``2 k`` outputs, so a quantile computed from them is NaN, as
+        ``numpy.quantile`` of the group is; ``+-inf`` are ordinary values.
+    """
+    x = _v.check_array(x, "x")
+    axis = _v.check_channel_axis(channel_axis, x.ndim)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k: expected an integer, got {type(k).__name__}")
+    size = x.size // x.shape[0] // (1 if axis is None else x.shape[axis])
+    if not 1 <= k <= size:
+        raise ValueError(f"k: {k} is outside [1, {size}] (the values of each group)")
+    bottom, top, n = _impl(backend).extremes_per_sample(x, int(k), axis)
+    return ExtremeValues(bottom, top, int(n))
 
 
 def aggregate(values: np.ndarray, how: str, *, backend: str = "auto") -> np.ndarray:

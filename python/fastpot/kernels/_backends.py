@@ -18,6 +18,7 @@ BACKENDS = ("cpp", "numba", "numpy")
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     "reduce_per_sample": BACKENDS,
     "min_max_per_sample": BACKENDS,
+    "extremes_per_sample": BACKENDS,
     "aggregate": BACKENDS,
     "fq_params": BACKENDS,
     "StatisticAccumulator": BACKENDS,

@@ -10,7 +10,13 @@ import numpy as np
 
 from fastpot import _core
 
-__all__ = ["aggregate", "fq_params", "min_max_per_sample", "reduce_per_sample"]
+__all__ = [
+    "aggregate",
+    "extremes_per_sample",
+    "fq_params",
+    "min_max_per_sample",
+    "reduce_per_sample",
+]
 
 
 def reduce_per_sample(x: np.ndarray, stat: str, channel_axis: int | None, q: float) -> np.ndarray:
@@ -23,6 +29,14 @@ def min_max_per_sample(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """See :func:`fastpot.kernels.min_max_per_sample`."""
     return _core.min_max_per_sample(x, channel_axis)
+
+
+def extremes_per_sample(
+    x: np.ndarray, k: int, channel_axis: int | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """See :func:`fastpot.kernels.extremes_per_sample`."""
+    bottom, top, size = _core.extremes_per_sample(x, k, channel_axis)
+    return bottom, top, int(size)
 
 
 def aggregate(values: np.ndarray, how: str) -> np.ndarray:

@@ -22,7 +22,13 @@ from numba.extending import overload
 from fastpot.kernels._layout import ReductionLayout, flat_buffer, make_reduction_layout
 from fastpot.kernels._validation import result_dtype
 
-__all__ = ["aggregate", "fq_params", "min_max_per_sample", "reduce_per_sample"]
+__all__ = [
+    "aggregate",
+    "extremes_per_sample",
+    "fq_params",
+    "min_max_per_sample",
+    "reduce_per_sample",
+]
 
 PARALLEL_MIN_ELEMENTS = 1 << 18  # as kParallelMinElements in parallel.hpp
 RUN_CHUNK = 1 << 16  # as kRunChunk in reduce.cpp
@@ -453,7 +459,9 @@ def min_max_per_sample(
     """See :func:`fastpot.kernels.min_max_per_sample`."""
     layout, lo, hi, nan = _minmax(x, channel_axis)
     out = result_dtype(x.dtype)
-    abs_hi = np.maximum(hi, -lo)  # max|x| == max(max x, -min x) exactly
+    # max|x| == max(max x, -min x) exactly; + 0 makes a zero +0.0 (np.maximum may keep -0.0
+    # on a tie of zeros), as |x| is in the reference.
+    abs_hi = np.maximum(hi, -lo) + hi.dtype.type(0)
     results = []
     for raw in (lo, hi, abs_hi):
         values = raw.astype(out)
@@ -894,6 +902,241 @@ def _quantile_groups(
             pool, pool.size, m, upper, lower, (n - 1) * q - np.floor((n - 1) * q), from_top
         )
     return out
+
+
+# ---- extremes (mirror of extremes.cpp) ---------------------------------------------------------
+# One side at a time: the top-m candidate collector of the quantiles, on x for the largest
+# values and on -x for the smallest (extremes.cpp keeps both sides in one pass).
+
+
+@_jit
+def _best_sorted(cand: _Array, count: int, k: int, sign: float, out: _Array, row: int) -> None:
+    """Write the k largest of ``cand[:count]`` (values times `sign`) ascending into out[row]."""
+    part = np.partition(cand[:count], count - k)[count - k :]
+    out[row, :] = np.sort(part * sign)
+
+
+@_jit
+def _extremes_groups_outer(
+    buf: _Array,
+    origin: int,
+    sample_stride: int,
+    channels: int,
+    channel_stride: int,
+    innermost: bool,
+    outer_shape: _Array,
+    outer_strides: _Array,
+    run_length: int,
+    run_stride: int,
+    rows_per_group: int,
+    group_begin: int,
+    group_end: int,
+    k: int,
+    sign: float,
+    cand: _Array,
+    out: _Array,
+) -> None:
+    cap = cand.size
+    for g in range(group_begin, group_end):
+        count, bad = _quantile_rows(
+            buf,
+            origin,
+            sample_stride,
+            channels,
+            channel_stride,
+            innermost,
+            outer_shape,
+            outer_strides,
+            run_length,
+            run_stride,
+            rows_per_group,
+            g * rows_per_group,
+            rows_per_group,
+            0,
+            run_length,
+            k,
+            cap,
+            sign,
+            False,
+            cand,
+        )
+        if bad:
+            out[g, :] = np.nan
+        else:
+            _best_sorted(cand, count, k, sign, out, g)
+
+
+@_jit
+def _extremes_groups_inner(
+    buf: _Array,
+    origin: int,
+    sample_stride: int,
+    channels: int,
+    channel_stride: int,
+    outer_shape: _Array,
+    outer_strides: _Array,
+    rows_per_group: int,
+    group_begin: int,
+    group_end: int,
+    k: int,
+    sign: float,
+    cand: _Array,
+    out: _Array,
+) -> None:
+    """Channel-last layouts: per sample, every row feeds the slice's channels."""
+    cap = cand.shape[1]
+    index = np.zeros(outer_shape.size, dtype=np.int64)
+    g = group_begin
+    while g < group_end:
+        sample = g // channels
+        c0 = g % channels
+        c1 = min(channels, c0 + (group_end - g))
+        counts = np.zeros(c1 - c0, dtype=np.int64)
+        pruned = np.zeros(c1 - c0, dtype=np.bool_)
+        thresholds = np.zeros(c1 - c0, dtype=cand.dtype)
+        bad = np.zeros(c1 - c0, dtype=np.bool_)
+        s, ch, offset = _row_start(
+            sample * rows_per_group,
+            index,
+            rows_per_group,
+            channels,
+            rows_per_group,
+            True,
+            sample_stride,
+            channel_stride,
+            outer_shape,
+            outer_strides,
+        )
+        for _ in range(rows_per_group):
+            p = origin + offset
+            for c in range(c0, c1):
+                j = c - c0
+                if bad[j]:
+                    continue
+                x = sign * _load(buf, p + c * channel_stride)
+                if x != x:
+                    bad[j] = True
+                    continue
+                if pruned[j] and not x > thresholds[j]:
+                    continue
+                cand[j, counts[j]] = x
+                counts[j] += 1
+                if counts[j] >= cap:
+                    thresholds[j] = _prune(cand[j], counts[j], k)
+                    counts[j] = k
+                    pruned[j] = True
+            s, ch, offset = _row_next(
+                index,
+                s,
+                ch,
+                offset,
+                channels,
+                True,
+                sample_stride,
+                channel_stride,
+                outer_shape,
+                outer_strides,
+            )
+        for c in range(c0, c1):
+            j = c - c0
+            if bad[j]:
+                out[sample * channels + c, :] = np.nan
+            else:
+                _best_sorted(cand[j], counts[j], k, sign, out, sample * channels + c)
+        g = sample * channels + c1
+
+
+def _extremes_side(x: np.ndarray, layout: ReductionLayout, k: int, sign: float) -> np.ndarray:
+    """Return [groups, k] ascending: the k largest values (sign +1) or the k smallest (-1)."""
+    buf, origin = flat_buffer(x)
+    dtype = _compute_dtype(x)
+    groups = layout.groups
+    n = layout.group_size
+    cap = _capacity(k, n)
+    out: _Array = np.empty((groups, k), dtype=dtype)
+    total = groups * n
+    threads = _plan_threads(groups, total)
+    args = _layout_args(layout)
+    signed = dtype(sign)
+
+    if layout.channels_innermost:
+
+        def inner(begin: int, end: int) -> None:
+            cand: _Array = np.zeros((min(end - begin, layout.channels), cap), dtype=dtype)
+            _extremes_groups_inner(
+                buf,
+                origin,
+                layout.sample_stride,
+                layout.channels,
+                layout.channel_stride,
+                layout.outer_shape,
+                layout.outer_strides,
+                layout.rows_per_group,
+                begin,
+                end,
+                k,
+                signed,
+                cand,
+                out,
+            )
+
+        _run_parallel(threads, groups, inner)
+        return out
+
+    if threads > 1 or groups >= _num_threads() or total < 2 * PARALLEL_MIN_ELEMENTS:
+
+        def outer(begin: int, end: int) -> None:
+            cand: _Array = np.zeros(cap, dtype=dtype)
+            _extremes_groups_outer(buf, origin, *args, begin, end, k, signed, cand, out)
+
+        _run_parallel(threads, groups, outer)
+        return out
+
+    # Few large groups: split each group over threads, then select from the union of the
+    # candidate buffers (each holds a superset of its part's k best).
+    nthreads = max(1, min(_num_threads(), total // PARALLEL_MIN_ELEMENTS))
+    split_rows = layout.rows_per_group >= nthreads
+    for g in range(groups):
+
+        def part(begin: int, end: int, g: int = g) -> tuple[np.ndarray, bool]:
+            cand: _Array = np.zeros(cap, dtype=dtype)
+            rows_per_group, run_length = layout.rows_per_group, layout.run_length
+            first_row, count_rows, e0, e1 = g * rows_per_group, rows_per_group, 0, run_length
+            if split_rows:
+                r0 = rows_per_group * begin // nthreads
+                r1 = rows_per_group * end // nthreads
+                first_row, count_rows = g * rows_per_group + r0, r1 - r0
+            else:
+                e0 = run_length * begin // nthreads
+                e1 = run_length * end // nthreads
+            count, bad = _quantile_rows(
+                buf, origin, *args, first_row, count_rows, e0, e1, k, cap, signed, False, cand
+            )
+            return cand[:count].copy(), bad
+
+        parts = _run_parallel(nthreads, nthreads, part)
+        if any(bad for _, bad in parts):
+            out[g, :] = np.nan
+            continue
+        pool = np.concatenate([c for c, _ in parts])
+        _best_sorted(pool, pool.size, k, signed, out, g)
+    return out
+
+
+def extremes_per_sample(
+    x: np.ndarray, k: int, channel_axis: int | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """See :func:`fastpot.kernels.extremes_per_sample`."""
+    layout = make_reduction_layout(x, channel_axis)
+    bottom = _extremes_side(x, layout, k, -1.0)
+    top = _extremes_side(x, layout, k, 1.0)
+    shape = (*_shape(layout, channel_axis), k)
+    rd = result_dtype(x.dtype)
+    # A NaN stops one side's scan only: a group is NaN on both sides if either saw one.
+    nan = np.isnan(bottom[:, 0]) | np.isnan(top[:, 0])
+    bottom[nan] = np.nan
+    top[nan] = np.nan
+    return bottom.astype(rd).reshape(shape), top.astype(rd).reshape(shape), layout.group_size
 
 
 # ---- aggregators (mirror of aggregate.cpp) ----------------------------------------------------

@@ -32,7 +32,13 @@ import numpy as np
 
 from fastpot.kernels._validation import result_dtype
 
-__all__ = ["aggregate", "fq_params", "min_max_per_sample", "reduce_per_sample"]
+__all__ = [
+    "aggregate",
+    "extremes_per_sample",
+    "fq_params",
+    "min_max_per_sample",
+    "reduce_per_sample",
+]
 
 OUTLIER_FRACTION = 0.01  # *_no_outliers keep values within the [1%, 99%] quantiles
 
@@ -91,6 +97,24 @@ def min_max_per_sample(
         reduce_per_sample(x, "max", channel_axis, 0.0),
         reduce_per_sample(x, "abs_max", channel_axis, 0.0),
     )
+
+
+@_silent
+def extremes_per_sample(
+    x: np.ndarray, k: int, channel_axis: int | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Return the k smallest and k largest values of every group (ascending), and its size.
+
+    A group holding a NaN gets NaN in all of its outputs (its quantiles are NaN).
+    """
+    values = _grouped(x, channel_axis)
+    size = values.shape[-1]
+    ordered = np.sort(values, axis=-1)
+    nan = np.isnan(values).any(axis=-1, keepdims=True)
+    bottom = np.where(nan, np.nan, ordered[..., :k])
+    top = np.where(nan, np.nan, ordered[..., size - k :])
+    dtype = result_dtype(x.dtype)
+    return bottom.astype(dtype), top.astype(dtype), size
 
 
 def _hodges_lehmann(column: np.ndarray) -> float:

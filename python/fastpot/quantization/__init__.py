@@ -43,6 +43,8 @@ argument                                   POT
                                            ``inplace_statistics``, ...); unknown keys are errors
 ``show_progress=None``                     progress bars on (``False``: off)
 ``report="dir"``                           :func:`fastpot.build_report` of the run, saved there
+``cache_dir=None``                         IEEngine's ``cache_dir`` (the statistics store; default
+                                           ``FASTPOT_CACHE_DIR``, else none)
 ``validation_dataset``                     the items ``AccuracyAwareQuantization`` evaluates and
                                            ranks (its data loader)
 ``validation_fn``                          its metric (one higher-is-better value)
@@ -156,6 +158,14 @@ def _finish(
     return quantized
 
 
+def _engine_config(cache_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """IEEngine config of a one-call run; ``cache_dir=None`` leaves the store to the env."""
+    config: dict[str, Any] = {"device": _ENGINE_DEVICE}
+    if cache_dir is not None:
+        config["cache_dir"] = cache_dir
+    return config
+
+
 def _progress(enabled: bool | None) -> Any:
     from fastpot.utils.logger import show_progress  # noqa: PLC0415
 
@@ -177,6 +187,7 @@ def quantize(
     transform_fn: Callable[[Any], Any] | None = None,
     show_progress: bool | None = None,
     report: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     advanced_parameters: Mapping[str, Any] | None = None,
 ) -> ov.Model:
     """Quantize `model` to INT8 with POT's DefaultQuantization; return the new model.
@@ -209,6 +220,11 @@ def quantize(
         Draw progress bars (default: yes).
     report : str or os.PathLike, optional
         Save a :class:`fastpot.QuantizationReport` of the run in this directory.
+    cache_dir : str or os.PathLike, optional
+        Statistics store (:mod:`fastpot.statistics.store`): a later run over the same model,
+        data and subset, with any range estimator, reuses the statistics instead of
+        inferring. Default: the folder ``FASTPOT_CACHE_DIR`` names, else no store (a first
+        run with the store records more per sample and is slower); ``""`` turns it off.
     advanced_parameters : mapping, optional
         More ``DefaultQuantization`` params (``weights``, ``activations``,
         ``range_estimator``, ...), checked as POT configs are.
@@ -249,7 +265,7 @@ def quantize(
     original = model if isinstance(model, ov.Model) else fp32.clone()
     algorithms = [{"name": "DefaultQuantization", "params": params}]
     with _progress(show_progress):
-        engine = IEEngine({"device": _ENGINE_DEVICE}, ItemLoader.of_feeds(feeds))
+        engine = IEEngine(_engine_config(cache_dir), ItemLoader.of_feeds(feeds))
         result = create_pipeline(algorithms, engine).run(compressed)
     config = _config(compressed.name, params["target_device"], "DefaultQuantization", params)
     return _finish(result, original, feeds, config, "fastpot.quantize", report)
@@ -272,6 +288,7 @@ def quantize_with_accuracy_control(
     transform_fn: Callable[[Any], Any] | None = None,
     show_progress: bool | None = None,
     report: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     advanced_quantization_parameters: Mapping[str, Any] | None = None,
     advanced_accuracy_restorer_parameters: Mapping[str, Any] | None = None,
 ) -> ov.Model:
@@ -286,7 +303,7 @@ def quantize_with_accuracy_control(
     Parameters
     ----------
     model, calibration_dataset, preset, target_device, subset_size, fast_bias_correction, \
-model_type, ignored_scope, transform_fn, show_progress, report
+model_type, ignored_scope, transform_fn, show_progress, report, cache_dir
         As in :func:`quantize` (`transform_fn` applies to the calibration items only).
     validation_dataset : Dataset or iterable
         The validation items, all read once and handed to `validation_fn` as they are
@@ -357,7 +374,7 @@ model_type, ignored_scope, transform_fn, show_progress, report
             ItemLoader(validation),
             validation_fn,
             metric,
-            device=_ENGINE_DEVICE,
+            config=_engine_config(cache_dir),
         )
         algorithm = AccuracyControl(params, engine)
         pipeline = Pipeline(engine)

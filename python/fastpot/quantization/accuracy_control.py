@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -142,8 +142,9 @@ class ValidationEngine(IEEngine):
         ``validation_fn(compiled_model, items)``.
     metric : ValidationMetric
         Receives each evaluation.
-    device : str
-        OpenVINO device the model is run on (statistics and validation).
+    config : mapping, optional
+        IEEngine config (default ``{"device": "CPU"}``; ``cache_dir`` for the statistics
+        store); its device runs statistics and validation.
     """
 
     config_keys = IEEngine.config_keys
@@ -154,9 +155,9 @@ class ValidationEngine(IEEngine):
         validation: ItemLoader,
         validation_fn: ValidationFn,
         metric: ValidationMetric,
-        device: str = "CPU",
+        config: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__({"device": device}, validation, metric)
+        super().__init__(dict(config or {"device": "CPU"}), validation, metric)
         self._calibration = calibration
         self._validation = validation
         self._validation_fn = validation_fn
@@ -207,7 +208,10 @@ class ValidationEngine(IEEngine):
             raise RuntimeError("Model was not set in Engine class")
         indices = sampler.indices if sampler is not None else list(range(len(self._validation)))
         items = [self._validation.items[i] for i in indices]
-        compiled = self._core.compile_model(self._model, str(self.config["device"]))
+        # float32 on CPU, as IEEngine's own evaluations (and NNCF's): bf16 noise would blur drops
+        compiled = self._core.compile_model(
+            self._model, str(self.config["device"]), self._compile_config(asynchronous=True)
+        )
         average, values = split_result(self._call(compiled, items), len(items))
         name = self._validation_metric.name
         if not metric_per_sample:

@@ -18,6 +18,8 @@ import numpy as np
 
 from fastpot.errors import FastpotError
 from fastpot.kernels import StatisticAccumulator
+from fastpot.statistics.store import StatisticsStore, statistics_key, store_for_engine
+from fastpot.statistics.superset import Superset, superset_recorders
 
 __all__ = [
     "NonFiniteStatisticsError",
@@ -126,13 +128,38 @@ class StatisticsCollector:
     engine : Engine
         An :class:`fastpot.engines.IEEngine` (statistics go straight into accumulators) or any
         POT-style engine whose ``predict`` accepts a ``stats_layout``.
+    store : StatisticsStore, optional
+        On-disk statistics store; default: the one the engine config's ``cache_dir`` or
+        ``FASTPOT_CACHE_DIR`` names, if any (:func:`fastpot.statistics.store.store_for_engine`).
+    superset : bool
+        Record the superset of every pass (:mod:`fastpot.statistics.superset`) and derive
+        later requests over the same model and sampler from it, in memory, without a pass.
+        Always on with a store. Both apply to fastpot's IEEngine only (POT-style engines
+        feed the data their own way: nothing is stored for them).
+
+    Attributes
+    ----------
+    passes : int
+        Inference passes run so far.
+    derived : int
+        Requests served from a recorded superset or the store instead of a pass.
     """
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(
+        self, engine: Any, store: StatisticsStore | None = None, superset: bool = False
+    ) -> None:
         self._engine = engine
         self._registered: dict[str, tuple[list[StatRequest], Any]] = {}
         self._results: dict[str, dict[StatRequest, Any]] = {}
         self.passes = 0  # inference passes run so far (reported by AccuracyAware)
+        self.derived = 0
+        self.store = store if store is not None else store_for_engine(engine)
+        self._superset = superset or self.store is not None
+        self._known: dict[str, Superset] = {}  # superset key -> what is recorded for it
+
+    def records_superset(self, model: Any) -> bool:
+        """Whether passes over `model` record the superset (on, and fastpot's IEEngine)."""
+        return self._superset and _takes_accumulators(self._engine, model)
 
     def register(self, algo_name: str, requests: list[StatRequest], sampler: Any) -> None:
         """Ask for `requests` over `sampler`'s items on behalf of `algo_name`."""
@@ -163,13 +190,54 @@ class StatisticsCollector:
     def _measure(
         self, model: Any, requests: list[StatRequest], sampler: Any, progress: bool
     ) -> dict[StatRequest, Any]:
-        """Compute `requests` in one inference pass."""
-        accumulators = {r: r.new_accumulator() for r in requests}
-        self._run_pass(model, accumulators, sampler, progress)
-        values = {r: _result(acc, r) for r, acc in accumulators.items()}
+        """Compute `requests` in one inference pass (none when the superset has them all)."""
+        if not self.records_superset(model):
+            accumulators = {r: r.new_accumulator() for r in requests}
+            self._run_pass(model, accumulators, sampler, progress)
+            values = {r: _result(acc, r) for r, acc in accumulators.items()}
+        else:
+            values = self._measure_with_superset(model, requests, sampler, progress)
         bad = [r for r, v in values.items() if r.stat != "shape" and not _finite(v)]
         if bad:
             raise NonFiniteStatisticsError(self._explain_nonfinite(model, bad, values, sampler))
+        return values
+
+    def _measure_with_superset(
+        self, model: Any, requests: list[StatRequest], sampler: Any, progress: bool
+    ) -> dict[StatRequest, Any]:
+        """Serve `requests` from the recorded superset; one recording pass for the rest."""
+        self._engine.set_model(model)
+        ov_model = self._engine._model
+        key = statistics_key(self._engine, ov_model, sampler, with_data=self.store is not None)
+        known = self._known.get(key)
+        if known is None:
+            known = self.store.load(key) if self.store is not None else Superset()
+            self._known[key] = known
+        values: dict[StatRequest, Any] = {}
+        for r in requests:
+            got = known.derive(r)
+            if got is not None:
+                values[r] = got[0]
+        missing = [r for r in requests if r not in values]
+        self.derived += len(values)
+        if not missing:
+            logger.info("Statistics of %d requests served without inference", len(values))
+            return values
+        accumulators = {r: r.new_accumulator() for r in missing}
+        reduced, extremes = superset_recorders(_superset_nodes(ov_model, missing))
+        extra: dict[NodeKey, list[Any]] = {}
+        for (node, _stat, _axis), recorder in reduced.items():
+            extra.setdefault(node, []).append(recorder)
+        for (node, _axis), extremes_recorder in extremes.items():
+            extra.setdefault(node, []).append(extremes_recorder)
+        self._run_pass(model, accumulators, sampler, progress, extra)
+        fresh = {r: _result(acc, r) for r, acc in accumulators.items()}
+        values.update(fresh)
+        if all(r.stat == "shape" or _finite(v) for r, v in fresh.items()):
+            part = Superset.from_recorders(reduced, extremes, fresh)
+            known.update(part)
+            if self.store is not None:
+                self.store.save(key, part)
         return values
 
     def _explain_nonfinite(
@@ -213,11 +281,18 @@ class StatisticsCollector:
         )
 
     def _run_pass(
-        self, model: Any, accumulators: dict[StatRequest, Any], sampler: Any, progress: bool
+        self,
+        model: Any,
+        accumulators: dict[StatRequest, Any],
+        sampler: Any,
+        progress: bool,
+        extra: dict[NodeKey, list[Any]] | None = None,
     ) -> None:
         by_node: dict[NodeKey, list[Any]] = {}
         for request, acc in accumulators.items():
             by_node.setdefault(request.node, []).append(acc)
+        for node, recorders in (extra or {}).items():  # superset recorders (IEEngine only)
+            by_node.setdefault(node, []).extend(recorders)
         engine = self._engine
         engine.set_model(model)
         logger.info("Start computing statistics for %d tensors", len(by_node))
@@ -252,6 +327,30 @@ def _takes_accumulators(engine: Any, model: Any) -> bool:
     if cls.collect_statistics is not IEEngine.collect_statistics:
         return True  # the subclass takes part in fastpot's own path
     return all(getattr(cls, m) is getattr(IEEngine, m) for m in ("predict", "_predict"))
+
+
+_SUPERSET_STATS = ("min", "max", "abs_max", "quantile", "abs_quantile")
+
+
+def _superset_nodes(model: Any, requests: list[StatRequest]) -> dict[NodeKey, set[int | None]]:
+    """Nodes of range-type requests, each with the channel axes to record.
+
+    Per tensor, axis 1 (POT's per-channel activations) when the rank allows, and every
+    channel axis requested.
+    """
+    ops = {op.get_friendly_name(): op for op in model.get_ops()}
+    nodes: dict[NodeKey, set[int | None]] = {}
+    for r in requests:
+        if r.stat not in _SUPERSET_STATS:
+            continue
+        axes = nodes.setdefault(r.node, {None})
+        axes.add(r.channel_axis)
+        op = ops.get(r.node[0])
+        if op is not None and r.node[1] < op.get_output_size():
+            shape = op.output(r.node[1]).get_partial_shape()
+            if shape.rank.is_static and shape.rank.get_length() >= 2:
+                axes.add(1)
+    return nodes
 
 
 def _layout_key(node: NodeKey) -> Any:

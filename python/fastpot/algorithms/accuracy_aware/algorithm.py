@@ -453,6 +453,7 @@ class AccuracyAwareQuantization(Algorithm):
             "evaluation_seconds": round(ev.seconds, 3),
             "statistics_passes": col.passes,
             "statistics_reused": col.reused,
+            "statistics_derived": col.derived,
             "bias_correction_passes": self._algorithm_passes,
             "statistics_note": (
                 "one pass on the FP32 model for MinMax and bias correction of every "
@@ -499,7 +500,8 @@ class AccuracyAwareQuantization(Algorithm):
             return model
         start = time.perf_counter()
         self._progress = progress_wanted()
-        self.collector = CachingStatisticsCollector(self._engine)
+        # The grid's range estimators are derived from the first pass's superset.
+        self.collector = CachingStatisticsCollector(self._engine, superset=self.tune_hyperparams)
         self._evaluator = Evaluator(self._engine, self._specs, self._progress)
         self._best = None
         self._evaluations_seen = 0
@@ -563,8 +565,9 @@ class AccuracyAwareQuantization(Algorithm):
         mixed = self.convert_to_mixed_preset and is_preset_performance(self._base_config)
         if mixed:
             configs.append(mixed_preset_config(self._base_config))
-        if self.tune_hyperparams:
-            for base in list(configs):
+        assert self.collector is not None
+        if self.tune_hyperparams and not self.collector.records_superset(model):
+            for base in list(configs):  # no superset (a POT-style engine): prefetch the grid
                 for first in grid_spaces(base)[0]:
                     for second in grid_spaces(base)[1]:
                         configs.append(apply_changes(base, first[1], second[1]))

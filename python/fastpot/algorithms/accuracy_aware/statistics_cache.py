@@ -69,6 +69,9 @@ class CachingStatisticsCollector(StatisticsCollector):
     ----------
     engine : Engine
         The engine statistics are collected with.
+    superset : bool
+        Record each pass's superset (:mod:`fastpot.statistics.superset`): requests of
+        other range estimators over the same model are then derived without a pass.
 
     Attributes
     ----------
@@ -78,8 +81,8 @@ class CachingStatisticsCollector(StatisticsCollector):
         Requests served from the cache instead of a pass.
     """
 
-    def __init__(self, engine: Any) -> None:
-        super().__init__(engine)
+    def __init__(self, engine: Any, superset: bool = False) -> None:
+        super().__init__(engine, superset=superset)
         self._cache: dict[tuple[str, tuple[Any, ...], StatRequest], Any] = {}
         self._extra: dict[str, dict[StatRequest, None]] = {}
         self._fingerprint = ""
