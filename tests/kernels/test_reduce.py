@@ -408,6 +408,43 @@ def test_cpp_thread_counts(threads, layouts, rng):
     assert _core.num_threads() == before
 
 
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_numba_thread_counts(threads, layouts, rng, monkeypatch):
+    """numba honours FASTPOT_NUM_THREADS, and the split changes no selected value."""
+    pytest.importorskip("numba")
+    from fastpot.kernels import numba_backend
+
+    for name in ("big-n1-pertensor", "big-n3-pertensor-negstride", "big-channel-last"):
+        layout = layouts[name]
+        x = layout.make(rng, np.float32)
+        x[(x.shape[0] - 1, *(s // 2 for s in x.shape[1:]))] = np.nan
+        monkeypatch.setenv("FASTPOT_NUM_THREADS", "1")
+        assert numba_backend._plan_threads(x.size, x.size) == 1
+        serial = {
+            (stat, q): kernels.reduce_per_sample(
+                x, stat, channel_axis=layout.channel_axis, q=q, backend="numba"
+            )
+            for stat in ("min", "max", "abs_max", "quantile", "abs_quantile")
+            for q in ((1e-4, 0.5, 1.0 - 1e-4) if stat in QUANTILE_STATS else (None,))
+        }
+        monkeypatch.setenv("FASTPOT_NUM_THREADS", str(threads))
+        by_size = x.size // numba_backend.PARALLEL_MIN_ELEMENTS  # >= 3 on these layouts
+        assert numba_backend._plan_threads(x.size, x.size) == min(threads, by_size) > 1
+        check_reductions(
+            x,
+            layout.channel_axis,
+            "numba",
+            f"{name} threads={threads}",
+            qs=(1e-4, 0.5, 1.0 - 1e-4),
+            use_reference=False,
+        )
+        for (stat, q), want in serial.items():
+            got = kernels.reduce_per_sample(
+                x, stat, channel_axis=layout.channel_axis, q=q, backend="numba"
+            )
+            _assert_exact(got, want, f"[numba {name} threads={threads} {stat} q={q}] vs 1 thread")
+
+
 # ---- result type and shape ----------------------------------------------------------------
 
 
