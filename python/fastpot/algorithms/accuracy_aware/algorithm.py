@@ -434,6 +434,8 @@ class AccuracyAwareQuantization(Algorithm):
             probe._registered.clear()
 
     def _save(self, state: _State) -> None:
+        if not self._keep_dir:  # a temporary directory, deleted at the end: nobody reads it
+            return
         save_model(state.model, self._dir, model_name=_INTERMEDIATE)
         logger.debug("Intermediate model is saved in %s", self._dir)
 
@@ -521,7 +523,7 @@ class AccuracyAwareQuantization(Algorithm):
         }
         self._summary = Summary(params)
         with self._workdir() as (directory, kept):
-            self._dir = directory
+            self._dir, self._keep_dir = directory, kept
             self._summary.set("intermediate_dir", str(directory) if kept else None)
             result = self._run(model)
             self._summary.set("elapsed_seconds", round(time.perf_counter() - start, 3))
