@@ -6,7 +6,10 @@ Group ``statistics_pass|resnet_like xN``: plain ``ov.AsyncInferQueue`` inference
 the requests MinMaxQuantization really registers (no minimum where a tensor is >= 0 by
 construction, see fastpot.graph.value_range), and with the quantile preset's (abs_quantile
 1 - 1e-4 instead of abs_max), each on the C++ dispatcher (``fastpot._dispatch``,
-the default) and on the Python fallback (``FASTPOT_DISPATCH=0``). Each engine case first
+the default) and on the Python fallback (``FASTPOT_DISPATCH=0``). On the dispatcher the
+quantiles are reduced inside the plugin (``SampleQuantile``, issue 16); the ``(exported)`` case
+exports the tensors and reduces them in the callbacks (``FASTPOT_PLUGIN_QUANTILE=0``), as
+before. Each engine case first
 checks its statistics on a few samples against a plain synchronous loop with NumPy, then is
 timed. The dispatcher cases fail if the dispatcher does not load (no silent fallback).
 """
@@ -36,13 +39,14 @@ STATISTICS = {
     "default": (("min", "min", None), ("abs_max", "mean", None)),
     "quantile": (("min", "min", None), ("abs_quantile", "mean", 1 - 1e-4)),
 }
-# case -> (statistics, dispatcher?)
+# case -> (statistics, dispatcher?, in-plugin quantiles?)
 ESTIMATORS = {
-    "IEEngine default statistics": ("default", True),
-    "IEEngine MinMax requests": ("minmax", True),
-    "IEEngine quantile statistics": ("quantile", True),
-    "IEEngine default statistics (Python fallback)": ("default", False),
-    "IEEngine quantile statistics (Python fallback)": ("quantile", False),
+    "IEEngine default statistics": ("default", True, True),
+    "IEEngine MinMax requests": ("minmax", True, True),
+    "IEEngine quantile statistics": ("quantile", True, True),
+    "IEEngine quantile statistics (exported)": ("quantile", True, False),
+    "IEEngine default statistics (Python fallback)": ("default", False, True),
+    "IEEngine quantile statistics (Python fallback)": ("quantile", False, True),
 }
 ROUNDS = 5
 
@@ -82,7 +86,7 @@ def _minmax_accumulators(engine: IEEngine) -> dict:
 
 def _engine_pass(engine: IEEngine, nodes: list[str], case: str):
     """One statistics pass with fresh accumulators (the compiled model is cached)."""
-    statistics, dispatched = ESTIMATORS[case]
+    statistics, dispatched, plugin_quantiles = ESTIMATORS[case]
     if statistics == "minmax":
         accumulators = _minmax_accumulators(engine)
     else:
@@ -90,15 +94,20 @@ def _engine_pass(engine: IEEngine, nodes: list[str], case: str):
             n: [StatisticAccumulator(s, h, q=q) for s, h, q in STATISTICS[statistics]]
             for n in nodes
         }
-    previous = os.environ.get("FASTPOT_DISPATCH")
-    os.environ["FASTPOT_DISPATCH"] = "1" if dispatched else "0"
+    switches = {
+        "FASTPOT_DISPATCH": "1" if dispatched else "0",
+        "FASTPOT_PLUGIN_QUANTILE": "1" if plugin_quantiles else "0",
+    }
+    previous = {k: os.environ.get(k) for k in switches}
+    os.environ.update(switches)
     try:
         engine.collect_statistics(accumulators, create_sampler(engine, len(engine.data_loader)))
     finally:
-        if previous is None:
-            del os.environ["FASTPOT_DISPATCH"]
-        else:
-            os.environ["FASTPOT_DISPATCH"] = previous
+        for key, value in previous.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
     assert bool(engine._dispatchers) == dispatched, "dispatcher use differs from the case"
     return accumulators
 

@@ -8,7 +8,10 @@ range-estimator preset), and, when NNCF is installed (``pip install ".[bench]"``
 estimator; ``PERFORMANCE`` preset, ``CPU`` target as fastpot's). Every quantization case builds
 a fresh model outside the timing and is checked after the timing: its FakeQuantize count,
 that the quantized model stays close to FP32, and its accuracy on held-out samples that
-calibration did not see, recorded in ``extra_info`` the same way for both tools:
+calibration did not see, recorded in ``extra_info`` the same way for both tools (and
+``ratio_to_plain``: before every round plain inference runs once more, untimed, and the
+median of the per-round ratios is recorded; ratios of medians taken minutes apart move by
+0.2x on this shared machine):
 
 - ``sqnr_db``: signal-to-quantization-noise ratio of the output against FP32 over all held-out
   samples, ``10 log10(sum(ref**2) / sum((int8 - ref)**2))``;
@@ -26,6 +29,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import statistics
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -141,6 +146,31 @@ def _check(quantized: ov.Model, xml: Path, samples: np.ndarray) -> None:
 
 
 CASES = [BASELINE, *FASTPOT_CASES, *(NNCF_CASES if HAVE_NNCF else ())]
+ROUNDS = 5
+
+
+def _plain(xml: Path, samples: np.ndarray) -> Callable[[], None]:
+    """Plain inference of every sample (compiled once, here, outside any timing)."""
+    compiled = ov.Core().compile_model(ov.Core().read_model(xml), "CPU", CONFIG)
+
+    def run() -> None:
+        queue = ov.AsyncInferQueue(compiled)
+        for i in range(len(samples)):
+            queue.start_async({0: samples[i : i + 1]})
+        queue.wait_all()
+
+    return run
+
+
+def _record_ratios(benchmark: Any, plain_times: list[float]) -> None:
+    """``ratio_to_plain``: median of round / plain-inference-of-that-round ratios."""
+    stats = getattr(benchmark, "stats", None)
+    data = list(getattr(getattr(stats, "stats", None), "data", []) or [])
+    if data:  # --benchmark-disable records no rounds
+        pairs = zip(data, plain_times[-len(data) :], strict=True)
+        ratios = sorted(t / base for t, base in pairs)
+        benchmark.extra_info["ratio_to_plain"] = statistics.median(ratios)
+        benchmark.extra_info["ratios_to_plain"] = ratios
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -152,21 +182,22 @@ def test_quantize(benchmark, setup, held_out, case: str) -> None:
     )
     results: list[ov.Model] = []
     if case == BASELINE:
-        compiled = ov.Core().compile_model(ov.Core().read_model(xml), "CPU", CONFIG)
+        run = _plain(xml, samples)
 
         def setup_round():
             return (), {}
 
-        def run() -> None:
-            queue = ov.AsyncInferQueue(compiled)
-            for i in range(len(samples)):
-                queue.start_async({0: samples[i : i + 1]})
-            queue.wait_all()
-
     else:
         holder: dict[str, object] = {}
+        plain = _plain(xml, samples)
+        plain_times: list[float] = []
 
         def setup_round():
+            # Untimed: plain inference of the same minute (for the per-round ratio), then a
+            # fresh model to quantize.
+            start = time.perf_counter()
+            plain()
+            plain_times.append(time.perf_counter() - start)
             if case in FASTPOT_CASES:
                 holder["fn"] = _fastpot(xml, samples, FASTPOT_CASES[case])
             else:
@@ -176,7 +207,9 @@ def test_quantize(benchmark, setup, held_out, case: str) -> None:
         def run() -> None:
             results.append(holder["fn"]())
 
-    benchmark.pedantic(run, setup=setup_round, rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(run, setup=setup_round, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    if case != BASELINE:
+        _record_ratios(benchmark, plain_times)
     if results:
         _check(results[-1], xml, samples)
         benchmark.extra_info.update(_accuracy(results[-1], *held_out))

@@ -10,6 +10,7 @@
 
 #include "fastpot/errors.hpp"
 #include "fastpot/parallel.hpp"
+#include "sample_quantile.hpp"
 
 namespace fastpot::dispatch {
 
@@ -56,6 +57,7 @@ dispatcher::dispatcher(const std::string& xml, const std::string& bin, const std
                        const ov::AnyMap& properties, int requests) {
   if (requests < 0) throw invalid_argument("requests: must be >= 0 (0: the device's optimum)");
   std::shared_ptr<ov::Model> model = core_.read_model(xml, bin);
+  plugin_quantiles_ = place_sample_quantiles(model);  // marked exports: in-plugin quantiles
   compiled_ = core_.compile_model(model, device, properties);
   model.reset();
   std::uint32_t n = static_cast<std::uint32_t>(requests);

@@ -82,6 +82,8 @@ class dispatcher {
   std::vector<std::vector<kept_output>> take_outputs();
 
   std::int64_t submitted() const { return submitted_; }
+  // Outputs reduced by an in-plugin SampleQuantile (marked Results of the IR).
+  int plugin_quantiles() const { return plugin_quantiles_; }
   // Requests started and not reclaimed yet (running, or finished but not waited for).
   int in_flight() const;
   double callback_seconds() const { return static_cast<double>(callback_ns_.load()) * 1e-9; }
@@ -124,6 +126,7 @@ class dispatcher {
   std::int64_t next_take_ = 0;
   std::int64_t submitted_ = 0;
   std::atomic<std::int64_t> callback_ns_{0};
+  int plugin_quantiles_ = 0;
 };
 
 }  // namespace fastpot::dispatch

@@ -217,6 +217,8 @@ PYBIND11_MODULE(_dispatch, m) {
                              [](const py_dispatcher& d) { return d.impl->compiled().outputs().size(); })
       .def_property_readonly("in_flight", [](const py_dispatcher& d) { return d.impl->in_flight(); })
       .def_property_readonly("submitted", [](const py_dispatcher& d) { return d.impl->submitted(); })
+      .def_property_readonly("plugin_quantiles",
+                             [](const py_dispatcher& d) { return d.impl->plugin_quantiles(); })
       .def_property_readonly("callback_seconds",
                              [](const py_dispatcher& d) { return d.impl->callback_seconds(); })
       .def("begin", &py_dispatcher::begin, py::arg("feeds"), py::arg("keep") = std::vector<std::size_t>{})

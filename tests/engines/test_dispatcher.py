@@ -302,7 +302,8 @@ def test_bad_items_name_the_sample_and_leave_no_request_running(
         engine.collect_statistics(accs, create_sampler(engine, 8))
     (dispatcher, _), *_ = engine._dispatchers.values()
     assert dispatcher.in_flight == 0
-    assert dispatcher.submitted == 5  # items 0..4 were inferred
+    # Items 0..4 were inferred, or (loaded while the model compiled) never started.
+    assert dispatcher.submitted in (0, 5)
     # The engine is usable afterwards.
     loader.kind = "none"
     accs = {"conv1/relu": [StatisticAccumulator("max", "max")]}

@@ -16,12 +16,14 @@ OpenVINO, ``FASTPOT_DISPATCH=0``) the same statistics come from the Python path 
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import os
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -401,6 +403,29 @@ class IEEngine(PotEngineSurface, Engine):
         self._dispatchers[cache_key] = (dispatcher, index)
         return dispatcher, index
 
+    def _dispatcher_while_loading(
+        self, extra: list[NodeKey], requests: int, pending: Iterator[_Request]
+    ) -> tuple[Any, dict[Any, int], list[_Request]]:
+        """:meth:`_dispatcher` on a worker thread while the first requests are loaded.
+
+        Compiling releases the GIL, so the data loader (decoding images, say) runs in the
+        meantime; at most ``_PREFETCH_BYTES`` of inputs are held. Returns the dispatcher, its
+        output index and the requests loaded so far (the rest stay in `pending`). A loader
+        error is raised once the compile has finished.
+        """
+        loaded: list[_Request] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastpot-compile") as pool:
+            future = pool.submit(self._dispatcher, extra, requests)
+            held = 0
+            while not future.done() and held < _PREFETCH_BYTES:
+                request = next(pending, None)
+                if request is None:
+                    break
+                loaded.append(request)
+                held += sum(int(np.asarray(a).nbytes) for a in request.inputs.values())
+            dispatcher, index = future.result()
+        return dispatcher, index, loaded
+
     @staticmethod
     def _add_reduction(model: ov.Model, ops: dict[str, Any], key: tuple[Any, ...]) -> int:
         """Add ``Reduce{Min,Max}`` of a node's output per sample (and channel) as a Result.
@@ -411,6 +436,13 @@ class IEEngine(PotEngineSurface, Engine):
         """
         _, kind, name, port, per_channel = key
         output = ops[name].output(port)
+        if kind in ("quantile", "abs_quantile"):  # the last field is then q
+            # An export marked for the dispatcher, which puts its SampleQuantile operation in
+            # its place: [N] quantiles leave the plugin instead of the whole tensor.
+            result = opset.result(output)
+            result.set_friendly_name(f"{_QUANTILE_MARKER}|{kind}|{per_channel!r}|{name}:{port}")
+            model.add_results([result])
+            return len(model.outputs) - 1
         rank = output.get_partial_shape().rank.get_length()
         if kind == "sample":
             reduced = opset.unsqueeze(output, opset.constant(np.array([0], np.int64)))
@@ -431,6 +463,8 @@ class IEEngine(PotEngineSurface, Engine):
     def _output_index(model: ov.Model, output: Any) -> int:
         def find() -> int | None:
             for i, out in enumerate(model.outputs):
+                if out.get_node().get_friendly_name().startswith(_QUANTILE_MARKER):
+                    continue  # the dispatcher reduces it: not the tensor itself
                 src = out.get_node().input_value(0)
                 if src.get_node() == output.get_node() and src.get_index() == output.get_index():
                     return i
@@ -440,7 +474,9 @@ class IEEngine(PotEngineSurface, Engine):
         if found is None:
             model.add_outputs([output])
             found = find()
-        assert found is not None
+        if found is None:  # add_outputs saw the marked Result and added nothing
+            model.add_results([opset.result(output)])
+            found = len(model.outputs) - 1
         return found
 
     # ---- items and batches -------------------------------------------------------------------
@@ -987,8 +1023,13 @@ class IEEngine(PotEngineSurface, Engine):
         ``min``/``max``/``abs_max`` accumulators (per tensor, or per channel on axis 1) are
         fed from in-graph ``ReduceMin``/``ReduceMax`` results (exact, and far less memory
         traffic than exporting the activation; ``abs_max = max(-min, max)``); every other
-        statistic reads the exported tensor. As with POT's in-graph statistics, NaN
-        activations do not give NaN there: OpenVINO's CPU reductions do not propagate NaN.
+        statistic reads the exported tensor, except per-tensor ``quantile``/``abs_quantile``
+        on the dispatcher: those are reduced inside the plugin by fastpot's
+        ``SampleQuantile`` operation (the same kernel, one value per sample leaves the
+        plugin; ``FASTPOT_PLUGIN_QUANTILE=0`` exports instead). As with POT's in-graph
+        statistics, NaN activations do not give NaN through the in-graph min/max/mean
+        reductions (OpenVINO's CPU reductions do not propagate NaN); the quantiles do, as
+        ``np.quantile``.
 
         Items of an input's full shape (an input without a batch axis, see :meth:`_feeds`)
         are one item each, but their tensors' axis 0 stays the statistics' sample axis, as in
@@ -1014,6 +1055,14 @@ class IEEngine(PotEngineSurface, Engine):
                 extra.append(key)
             return key
 
+        # Exact per-sample quantiles inside the plugin (the dispatcher's SampleQuantile):
+        # only where the dispatcher runs the pass, with C++ accumulators throughout.
+        plugin_quantiles = (
+            self._executor is None
+            and _plugin_quantiles_enabled()
+            and _dispatch_module() is not None
+            and all(_native(acc) is not None for accs in accumulators.values() for acc in accs)
+        )
         for node, accs in accumulators.items():
             name, port = node if isinstance(node, tuple) else (node, 0)
             if name not in ops:
@@ -1038,6 +1087,16 @@ class IEEngine(PotEngineSurface, Engine):
                     # sums, about 1e-7 relative to the host's) instead of the whole tensor.
                     channel = axis + rank if axis < 0 else axis
                     plan.append((acc, "tensor", (need((_REDUCE, "mean", name, port, channel)),)))
+                    continue
+                if (
+                    plugin_quantiles
+                    and stat in ("quantile", "abs_quantile")
+                    and axis is None
+                    and shape.rank.is_static
+                    and rank >= 1
+                ):
+                    key = (_REDUCE, stat, name, port, float(acc.q))
+                    plan.append((acc, "tensor", (need(key),)))
                     continue
                 if not in_graph:
                     plan.append((acc, "tensor", (need(node),)))
@@ -1098,7 +1157,7 @@ class IEEngine(PotEngineSurface, Engine):
         if total == 0:
             raise RuntimeError("Empty data loader! The sampler selects no items.")
         pending = self._requests(sampler)
-        dispatcher, index = self._dispatcher(extra, requests)
+        dispatcher, index, loaded = self._dispatcher_while_loading(extra, requests, pending)
         feeds = [(kind, index[keys[0]], index[keys[-1]], _native(acc)) for acc, kind, keys in plan]
         dispatcher.begin(feeds)
         level = logging.INFO if print_progress else logging.DEBUG
@@ -1107,7 +1166,7 @@ class IEEngine(PotEngineSurface, Engine):
         items: list[tuple[int, int]] = []  # loader indices of every request, for error messages
         try:
             with Progress(total, "statistics", enabled=print_progress) as progress:
-                for request in pending:
+                for request in itertools.chain(loaded, pending):
                     span = (request.items[0][0], request.items[-1][0])
                     items.append(span)
                     arrays = [_c_contiguous(request.inputs[spec.name]) for spec in self._inputs]
@@ -1133,6 +1192,15 @@ class IEEngine(PotEngineSurface, Engine):
 
 
 _REDUCE = "__fastpot_reduce__"
+_PREFETCH_BYTES = 64 << 20  # inputs loaded while the statistics model compiles
+_QUANTILE_MARKER = "__fastpot_quantile__"  # cpp/dispatch/sample_quantile.hpp reads it
+
+
+def _plugin_quantiles_enabled() -> bool:
+    """In-plugin per-sample quantiles, unless ``FASTPOT_PLUGIN_QUANTILE=0``."""
+    return os.environ.get("FASTPOT_PLUGIN_QUANTILE", "1") != "0"
+
+
 _DISPATCH: list[Any] = []  # [module or None], filled on first use
 
 
