@@ -153,3 +153,27 @@ def test_a_malformed_marker_is_refused_with_its_name(tmp_path: Path) -> None:
     ov.save_model(model, tmp_path / "n.xml")
     with pytest.raises(ValueError, match="bad quantile level"):
         _dispatch.Dispatcher(str(tmp_path / "n.xml"), str(tmp_path / "n.bin"), "CPU", {}, 1)
+
+
+@pytest.mark.parametrize(
+    ("device", "env", "expected"),
+    [
+        ("CPU", None, True),
+        ("cpu", None, True),
+        ("CPU", "0", False),
+        ("GPU", None, False),
+        ("AUTO", None, False),
+        ("HETERO:GPU,CPU", None, False),
+    ],
+)
+def test_only_the_cpu_plugin_gets_the_operation(
+    device: str, env: str | None, expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other plugins cannot run an operation they do not know: they keep the export."""
+    from fastpot.engines.ie_engine import _plugin_quantiles_enabled
+
+    if env is None:
+        monkeypatch.delenv("FASTPOT_PLUGIN_QUANTILE", raising=False)
+    else:
+        monkeypatch.setenv("FASTPOT_PLUGIN_QUANTILE", env)
+    assert _plugin_quantiles_enabled(device) is expected

@@ -1059,7 +1059,7 @@ class IEEngine(PotEngineSurface, Engine):
         # only where the dispatcher runs the pass, with C++ accumulators throughout.
         plugin_quantiles = (
             self._executor is None
-            and _plugin_quantiles_enabled()
+            and _plugin_quantiles_enabled(str(self.config.device))
             and _dispatch_module() is not None
             and all(_native(acc) is not None for accs in accumulators.values() for acc in accs)
         )
@@ -1196,9 +1196,16 @@ _PREFETCH_BYTES = 64 << 20  # inputs loaded while the statistics model compiles
 _QUANTILE_MARKER = "__fastpot_quantile__"  # cpp/dispatch/sample_quantile.hpp reads it
 
 
-def _plugin_quantiles_enabled() -> bool:
-    """In-plugin per-sample quantiles, unless ``FASTPOT_PLUGIN_QUANTILE=0``."""
-    return os.environ.get("FASTPOT_PLUGIN_QUANTILE", "1") != "0"
+def _plugin_quantiles_enabled(device: str) -> bool:
+    """In-plugin per-sample quantiles: on the CPU plugin, unless ``FASTPOT_PLUGIN_QUANTILE=0``.
+
+    Only the CPU plugin runs an operation it does not know through its ``evaluate``; on any
+    other device (or AUTO, which may pick one) the tensors are exported as before.
+    """
+    if os.environ.get("FASTPOT_PLUGIN_QUANTILE", "1") == "0":
+        return False
+    name = device.strip().upper()
+    return name == "CPU" or name.startswith("CPU.")
 
 
 _DISPATCH: list[Any] = []  # [module or None], filled on first use
