@@ -17,7 +17,6 @@ timed. The dispatcher cases fail if the dispatcher does not load (no silent fall
 from __future__ import annotations
 
 import os
-import statistics
 import time
 
 import numpy as np
@@ -30,6 +29,7 @@ from fastpot.engines import IEEngine
 from fastpot.graph import CompressedModel, plan_fake_quantize
 from fastpot.kernels import StatisticAccumulator
 from fastpot.samplers import create_sampler
+from per_round import record_ratios_to_plain
 
 SAMPLES = 8 if os.environ.get("FASTPOT_BENCH_SMALL") else 300
 GROUP = f"statistics_pass|resnet_like x{SAMPLES}"
@@ -175,10 +175,4 @@ def test_statistics_pass(benchmark, setup, case: str) -> None:
         iterations=1,
         warmup_rounds=1,
     )
-    stats = getattr(benchmark, "stats", None)
-    data = list(getattr(getattr(stats, "stats", None), "data", []) or [])
-    if data:  # timing disabled (--benchmark-disable) records no rounds
-        pairs = zip(data, plain_times[-len(data) :], strict=True)
-        ratios = sorted(t / base for t, base in pairs)
-        benchmark.extra_info["ratio_to_plain"] = statistics.median(ratios)
-        benchmark.extra_info["ratios_to_plain"] = ratios
+    record_ratios_to_plain(benchmark, plain_times)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +43,7 @@ from fastpot import load_model
 from fastpot import quantize as fastpot_quantize
 from fastpot.engines import IEEngine
 from fastpot.pipeline import create_pipeline
+from per_round import record_ratios_to_plain
 
 SMALL = bool(os.environ.get("FASTPOT_BENCH_SMALL"))
 SAMPLES = 8 if SMALL else 300
@@ -162,17 +162,6 @@ def _plain(xml: Path, samples: np.ndarray) -> Callable[[], None]:
     return run
 
 
-def _record_ratios(benchmark: Any, plain_times: list[float]) -> None:
-    """``ratio_to_plain``: median of round / plain-inference-of-that-round ratios."""
-    stats = getattr(benchmark, "stats", None)
-    data = list(getattr(getattr(stats, "stats", None), "data", []) or [])
-    if data:  # --benchmark-disable records no rounds
-        pairs = zip(data, plain_times[-len(data) :], strict=True)
-        ratios = sorted(t / base for t, base in pairs)
-        benchmark.extra_info["ratio_to_plain"] = statistics.median(ratios)
-        benchmark.extra_info["ratios_to_plain"] = ratios
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_quantize(benchmark, setup, held_out, case: str) -> None:
     xml, samples = setup
@@ -209,7 +198,7 @@ def test_quantize(benchmark, setup, held_out, case: str) -> None:
 
     benchmark.pedantic(run, setup=setup_round, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     if case != BASELINE:
-        _record_ratios(benchmark, plain_times)
+        record_ratios_to_plain(benchmark, plain_times)
     if results:
         _check(results[-1], xml, samples)
         benchmark.extra_info.update(_accuracy(results[-1], *held_out))
