@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "fastpot/errors.hpp"

@@ -428,11 +428,12 @@ class IEEngine(PotEngineSurface, Engine):
 
     @staticmethod
     def _add_reduction(model: ov.Model, ops: dict[str, Any], key: tuple[Any, ...]) -> int:
-        """Add ``Reduce{Min,Max}`` of a node's output per sample (and channel) as a Result.
+        """Add a per-sample (and per-channel) reduction of a node's output as a Result.
 
         The plugin reduces the tensor where it is produced, so only [N] or [N, C] values
-        leave it instead of the whole activation. Kind ``"sample"``: a 0-d output (no axis
-        0) as one sample ``[1]``.
+        leave it instead of the whole activation: ``Reduce{Min,Max,Mean}``, or for the
+        quantile kinds a marked Result the dispatcher turns into its ``SampleQuantile``.
+        Kind ``"sample"``: a 0-d output (no axis 0) as one sample ``[1]``.
         """
         _, kind, name, port, per_channel = key
         output = ops[name].output(port)
@@ -1055,14 +1056,14 @@ class IEEngine(PotEngineSurface, Engine):
                 extra.append(key)
             return key
 
-        # Exact per-sample quantiles inside the plugin (the dispatcher's SampleQuantile):
-        # only where the dispatcher runs the pass, with C++ accumulators throughout.
-        plugin_quantiles = (
+        # The C++ dispatcher runs the pass when every accumulator has a C++ state; only there
+        # are per-tensor quantiles reduced inside the plugin (its SampleQuantile).
+        dispatched = (
             self._executor is None
-            and _plugin_quantiles_enabled(str(self.config.device))
             and _dispatch_module() is not None
             and all(_native(acc) is not None for accs in accumulators.values() for acc in accs)
         )
+        plugin_quantiles = dispatched and _plugin_quantiles_enabled(str(self.config.device))
         for node, accs in accumulators.items():
             name, port = node if isinstance(node, tuple) else (node, 0)
             if name not in ops:
@@ -1114,7 +1115,7 @@ class IEEngine(PotEngineSurface, Engine):
             self._executor.collect_statistics(self, plan, extra, sampler, print_progress)
             return
         requests = self._requests_number(for_statistics=True)
-        if _dispatch_module() is not None and all(_native(acc) is not None for acc, *_ in plan):
+        if dispatched:
             self._collect_dispatched(plan, extra, sampler, requests, print_progress)
             return
         if _dispatch_module() is not None:
